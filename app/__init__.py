@@ -1,0 +1,1 @@
+"""Memorial Patrol: registry, patrols, maintenance and funds for martyr memorial facilities."""

@@ -1,0 +1,38 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from app.audit import service
+from app.audit.schemas import AuditRead
+from app.deps import PageDep, SessionDep, StaffUser
+from app.schemas import Id, Page, SafeText
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("", response_model=Page[AuditRead], summary="The audit log, newest first")
+def list_audit(
+    session: SessionDep,
+    _user: StaffUser,
+    page: PageDep,
+    object_type: Annotated[SafeText | None, Query(max_length=32, examples=["facility"])] = None,
+    object_id: Annotated[SafeText | None, Query(max_length=64)] = None,
+    actor_id: Id | None = None,
+    action: Annotated[SafeText | None, Query(max_length=64, examples=["facility.update"])] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> Page[AuditRead]:
+    rows, total = service.list_entries(
+        session=session,
+        object_type=object_type,
+        object_id=object_id,
+        actor_id=actor_id,
+        action=action,
+        since=since,
+        until=until,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [AuditRead.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -1,0 +1,79 @@
+"""The audit log: every change to facilities, users, policy, reviews, orders and funds."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, select
+
+from app.models import AuditEntry, User
+
+
+def snapshot(obj: SQLModel, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The object's columns as JSON-safe values, for ``before`` / ``after``."""
+    return obj.model_dump(mode="json", exclude={"created_at", "updated_at", *exclude})
+
+
+def record(
+    *,
+    session: Session,
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: object,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an audit entry to the caller's transaction (it commits with the change)."""
+    if before is not None and after is not None:
+        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        before = {k: before.get(k) for k in sorted(changed)}
+        after = {k: after.get(k) for k in sorted(changed)}
+    entry = AuditEntry(
+        actor_id=actor.id if actor else None,
+        actor_username=actor.username if actor else None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+def list_entries(
+    *,
+    session: Session,
+    object_type: str | None,
+    object_id: str | None,
+    actor_id: int | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[AuditEntry], int]:
+    conditions: list[Any] = []
+    if object_type:
+        conditions.append(AuditEntry.object_type == object_type)
+    if object_id:
+        conditions.append(AuditEntry.object_id == object_id)
+    if actor_id is not None:
+        conditions.append(AuditEntry.actor_id == actor_id)
+    if action:
+        conditions.append(AuditEntry.action == action)
+    if since:
+        conditions.append(AuditEntry.at >= since)
+    if until:
+        conditions.append(AuditEntry.at < until)
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
+    rows = session.exec(
+        select(AuditEntry)
+        .where(*conditions)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total

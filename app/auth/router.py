@@ -1,0 +1,92 @@
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, status
+
+from app.auth import service
+from app.auth.schemas import PasswordChange, Token, UserCreate, UserRead, UserUpdate
+from app.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep
+from app.models import Role
+from app.schemas import Id, Page, SafeText
+from app.security import create_access_token
+
+router = APIRouter(tags=["auth"])
+
+
+def _token_for(user_id: int, settings: SettingsDep) -> Token:
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    token = create_access_token(user_id=user_id, key=settings.signing_key(), ttl=ttl)
+    return Token(access_token=token, expires_in=int(ttl.total_seconds()))
+
+
+@router.post("/auth/token", response_model=Token, summary="Sign in (OAuth2 password form)")
+def sign_in(
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[SafeText, Form(min_length=1, max_length=64)],
+    password: Annotated[SafeText, Form(min_length=1, max_length=128)],
+) -> Token:
+    user = service.authenticate(
+        session=session, settings=settings, username=username, password=password
+    )
+    return _token_for(user.id, settings)  # type: ignore[arg-type]
+
+
+@router.get("/me", response_model=UserRead, summary="The signed-in user")
+def read_me(session: SessionDep, user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(service.get_user(session=session, user_id=user.id))  # type: ignore[arg-type]
+
+
+@router.post("/me/password", response_model=Token, summary="Change your own password")
+def change_password(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, data: PasswordChange
+) -> Token:
+    service.change_own_password(
+        session=session,
+        user=user,
+        current_password=data.current_password,
+        new_password=data.new_password,
+    )
+    return _token_for(user.id, settings)  # type: ignore[arg-type]
+
+
+@router.get("/users", response_model=Page[UserRead], tags=["users"], summary="List users")
+def list_users(
+    session: SessionDep,
+    _admin: AdminUser,
+    page: PageDep,
+    role: Role | None = None,
+    township_id: Id | None = None,
+) -> Page[UserRead]:
+    rows, total = service.list_users(
+        session=session, role=role, township_id=township_id, limit=page.limit, offset=page.offset
+    )
+    items = [UserRead.model_validate(r) for r in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/users",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["users"],
+    summary="Create a user",
+)
+def create_user(session: SessionDep, admin: AdminUser, data: UserCreate) -> UserRead:
+    return UserRead.model_validate(service.create_user(session=session, actor=admin, data=data))
+
+
+@router.get("/users/{user_id}", response_model=UserRead, tags=["users"], summary="One user")
+def read_user(session: SessionDep, _admin: AdminUser, user_id: Id) -> UserRead:
+    return UserRead.model_validate(service.get_user(session=session, user_id=user_id))
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserRead,
+    tags=["users"],
+    summary="Change a user's role, township, status or password",
+)
+def update_user(session: SessionDep, admin: AdminUser, user_id: Id, data: UserUpdate) -> UserRead:
+    user = service.update_user(session=session, actor=admin, user_id=user_id, data=data)
+    return UserRead.model_validate(user)

@@ -1,0 +1,66 @@
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.models import Role
+from app.schemas import Id, InputModel, TownshipRef
+
+Username = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"),
+]
+# Passwords keep their spaces (InputModel trims every other string).
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128, strip_whitespace=False)]
+Phone = Annotated[str, StringConstraints(max_length=20, pattern=r"^\+?[0-9][0-9 -]{4,19}$")]
+FullName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the token expires")
+
+
+class UserCreate(InputModel):
+    username: Username
+    full_name: FullName
+    phone: Phone | None = None
+    role: Role
+    township_id: Id | None = Field(default=None, description="required for township users")
+    password: Password
+
+    @model_validator(mode="after")
+    def _township_matches_role(self) -> "UserCreate":
+        if self.role is Role.township and self.township_id is None:
+            raise ValueError("township_id is required for a township user")
+        if self.role is not Role.township and self.township_id is not None:
+            raise ValueError("only township users belong to a township; leave township_id out")
+        return self
+
+
+class UserUpdate(InputModel):
+    full_name: FullName | None = None
+    phone: Phone | None = None
+    role: Role | None = None
+    township_id: Id | None = None
+    is_active: bool | None = None
+    password: Password | None = None
+
+
+class PasswordChange(InputModel):
+    current_password: Annotated[str, StringConstraints(max_length=128, strip_whitespace=False)]
+    new_password: Password
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    full_name: str
+    phone: str | None
+    role: Role
+    township: TownshipRef | None
+    is_active: bool
+    created_at: datetime

@@ -1,0 +1,161 @@
+"""Settings: the one place that reads the environment (prefix ``MEMORIAL_``)."""
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Qinshui County, Jincheng, Shanxi (140521): a rough box around the county.
+QINSHUI_BBOX = (111.9, 35.3, 112.8, 36.2)
+
+
+class BBox(tuple[float, float, float, float]):
+    """``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees."""
+
+    @property
+    def min_lon(self) -> float:
+        return self[0]
+
+    @property
+    def min_lat(self) -> float:
+        return self[1]
+
+    @property
+    def max_lon(self) -> float:
+        return self[2]
+
+    @property
+    def max_lat(self) -> float:
+        return self[3]
+
+    def contains(self, lon: float, lat: float, *, margin: float = 0.0) -> bool:
+        return (
+            self.min_lon - margin <= lon <= self.max_lon + margin
+            and self.min_lat - margin <= lat <= self.max_lat + margin
+        )
+
+
+def parse_bbox(value: object) -> BBox:
+    """Read ``"minLon,minLat,maxLon,maxLat"`` (or a 4-sequence) into a checked box."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise ValueError("expected 'minLon,minLat,maxLon,maxLat'")
+    if len(parts) != 4:
+        raise ValueError("expected four numbers: minLon,minLat,maxLon,maxLat")
+    try:
+        box = BBox(float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ValueError("every bbox value must be a number") from None
+    if not (-180 <= box.min_lon < box.max_lon <= 180 and -90 <= box.min_lat < box.max_lat <= 90):
+        raise ValueError(
+            "bbox needs -180 <= minLon < maxLon <= 180 and -90 <= minLat < maxLat <= 90"
+        )
+    return box
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can configure; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMORIAL_", env_file=None, extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    secret_key: str = ""
+    timezone: str = "Asia/Shanghai"
+    county_bbox: str = ",".join(str(v) for v in QINSHUI_BBOX)
+    #: how far outside the county box a facility may still be registered, in degrees
+    county_margin_deg: float = 0.1
+    photo_dir: Path | None = None
+    token_ttl_minutes: int = Field(default=12 * 60, ge=5, le=30 * 24 * 60)
+    onsite_radius_m: float = Field(default=150.0, gt=0, le=5000)
+    onsite_max_radius_m: float = Field(default=500.0, gt=0, le=10000)
+    #: failed logins for one username before it is locked for ``login_lock_minutes``
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+    #: SQLAlchemy pool size for PostgreSQL; sync routes run in a 40-thread pool
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("county_bbox")
+    @classmethod
+    def _valid_bbox(cls, value: str) -> str:
+        parse_bbox(value)
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'memorial.db').as_posix()}"
+        if self.photo_dir is None:
+            self.photo_dir = self.data_dir / "photos"
+        if self.env == "production":
+            if not self.secret_key:
+                raise ValueError(
+                    "MEMORIAL_SECRET_KEY must be set in production "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if len(self.secret_key) < 32:
+                raise ValueError("MEMORIAL_SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @cached_property
+    def bbox(self) -> BBox:
+        return parse_bbox(self.county_bbox)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def photo_path(self) -> Path:
+        assert self.photo_dir is not None
+        return self.photo_dir
+
+    def signing_key(self) -> str:
+        """The JWT key: configured, or (development only) generated once into the data dir."""
+        if not self.secret_key:
+            self.secret_key = _development_key(self.data_dir / "secret_key")
+        return self.secret_key
+
+
+def _development_key(key_file: Path) -> str:
+    """Read the generated development key, creating it atomically if no worker has yet."""
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp.write_text(secrets.token_urlsafe(48))
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, key_file)  # atomic: exactly one worker's key wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return key_file.read_text().strip()
+
+
+def get_settings() -> Settings:
+    return Settings()

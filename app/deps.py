@@ -1,0 +1,89 @@
+"""Typed dependencies: the request's session, the caller, role checks, paging."""
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from app.config import Settings
+from app.db import Database
+from app.errors import Forbidden, Unauthorized
+from app.models import Role, User
+from app.models.enums import ROLE_LABELS_ZH
+from app.security import decode_access_token
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(request: Request, db: DatabaseDep) -> Iterator[Session]:
+    """One session per request; reads do not take SQLite's write lock."""
+    with db.session(write=request.method not in _READ_METHODS) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_current_user(
+    db: DatabaseDep, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
+) -> User:
+    """The signed-in, active user named by the bearer token."""
+    if not token:
+        raise Unauthorized()
+    claims = decode_access_token(token, key=settings.signing_key())
+    # A short read of its own, so the request's unit of work starts later (SQLite write lock).
+    with db.session(write=False) as session:
+        user = session.get(User, int(claims["sub"]))
+    if user is None or not user.is_active:
+        raise Unauthorized("This account no longer exists or has been deactivated")
+    if claims["iat"] < user.tokens_valid_after.timestamp():
+        raise Unauthorized("Your password or access changed since you signed in: sign in again")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    allowed = ", ".join(f"{ROLE_LABELS_ZH[r]} ({r.value})" for r in roles)
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden(f"This needs one of these roles: {allowed}; you are {user.role.value}")
+        return user
+
+    return check
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+#: county bureau staff: county clerks and admins
+StaffUser = Annotated[User, Depends(require_roles(Role.admin, Role.county))]
+
+
+class Pagination:
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=500, description="rows per page")] = 50,
+        offset: Annotated[int, Query(ge=0, le=2_147_483_647, description="rows to skip")] = 0,
+    ) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+PageDep = Annotated[Pagination, Depends()]

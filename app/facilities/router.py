@@ -1,0 +1,118 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.clock import local_today
+from app.config import BBox, parse_bbox
+from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.errors import InvalidInput
+from app.facilities import service
+from app.facilities.schemas import FacilityCreate, FacilityRead, FacilitySort, FacilityUpdate
+from app.models import FacilityKind, FacilityStatus, Tier
+from app.schemas import Id, Page, SafeText
+
+router = APIRouter(prefix="/facilities", tags=["facilities"])
+
+
+def _bbox(value: str | None) -> BBox | None:
+    if value is None:
+        return None
+    try:
+        return parse_bbox(value)
+    except ValueError as exc:
+        raise InvalidInput(("query", "bbox"), f"bbox: {exc}") from None
+
+
+@router.get("", response_model=Page[FacilityRead], summary="Search the registry")
+def list_facilities(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    page: PageDep,
+    township_id: Id | None = None,
+    tier: Tier | None = None,
+    kind: FacilityKind | None = None,
+    status: FacilityStatus | None = None,
+    q: Annotated[
+        SafeText | None,
+        Query(max_length=100, description="matches name, code, village or a martyr's name"),
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS-84)"),
+    ] = None,
+    overdue: Annotated[bool | None, Query(description="due before today (county time)")] = None,
+    sort: FacilitySort = "code",
+) -> Page[FacilityRead]:
+    today = local_today(settings.tz)
+    filters = service.FacilityFilters(
+        township_id=township_id,
+        tier=tier,
+        kind=kind,
+        status=status,
+        q=q or None,
+        bbox=_bbox(bbox),
+        overdue=overdue,
+    )
+    rows, total = service.list_facilities(
+        session=session,
+        user=user,
+        filters=filters,
+        sort=sort,
+        limit=page.limit,
+        offset=page.offset,
+        today=today,
+    )
+    items = [service.to_read(f, today=today) for f in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "",
+    response_model=FacilityRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a facility",
+)
+def create_facility(
+    session: SessionDep, settings: SettingsDep, user: StaffUser, data: FacilityCreate
+) -> FacilityRead:
+    facility = service.create_facility(session=session, settings=settings, actor=user, data=data)
+    return service.to_read(facility, today=local_today(settings.tz))
+
+
+@router.get("/{facility_id}", response_model=FacilityRead, summary="One facility")
+def read_facility(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, facility_id: Id
+) -> FacilityRead:
+    facility = service.get_facility(session=session, user=user, facility_id=facility_id)
+    return service.to_read(facility, today=local_today(settings.tz))
+
+
+@router.patch(
+    "/{facility_id}",
+    response_model=FacilityRead,
+    summary="Change a facility (township users: location, custodian, martyrs, notes only)",
+)
+def update_facility(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    facility_id: Id,
+    data: FacilityUpdate,
+) -> FacilityRead:
+    facility = service.update_facility(
+        session=session, settings=settings, actor=user, facility_id=facility_id, data=data
+    )
+    return service.to_read(facility, today=local_today(settings.tz))
+
+
+@router.delete(
+    "/{facility_id}",
+    response_model=FacilityRead,
+    summary="Archive a facility (status 'archived'; nothing is removed)",
+)
+def archive_facility(
+    session: SessionDep, settings: SettingsDep, user: StaffUser, facility_id: Id
+) -> FacilityRead:
+    facility = service.archive_facility(session=session, actor=user, facility_id=facility_id)
+    return service.to_read(facility, today=local_today(settings.tz))

@@ -1,0 +1,138 @@
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.models import Crs, FacilityKind, FacilityStatus, Tier
+from app.schemas import Id, InputModel, TownshipRef
+
+FacilityCode = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Phone = Annotated[str, StringConstraints(max_length=20, pattern=r"^\+?[0-9][0-9 -]{4,19}$")]
+ShortText = Annotated[str, StringConstraints(max_length=64)]
+
+#: fields a township user may change on their own township's facilities
+TOWNSHIP_EDITABLE = frozenset(
+    {
+        "village",
+        "address",
+        "longitude",
+        "latitude",
+        "crs",
+        "martyrs",
+        "custodian_name",
+        "custodian_phone",
+        "year_built",
+        "description",
+    }
+)
+
+FacilitySort = Literal[
+    "code",
+    "-code",
+    "name",
+    "-name",
+    "next_due_on",
+    "-next_due_on",
+    "registered_on",
+    "-registered_on",
+    "updated_at",
+    "-updated_at",
+]
+
+
+class Martyr(InputModel):
+    """A martyr the facility commemorates."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class _FacilityFields(InputModel):
+    village: ShortText | None = None
+    address: Annotated[str, StringConstraints(max_length=200)] | None = None
+    martyrs: list[Martyr] | None = Field(default=None, max_length=200)
+    custodian_name: Annotated[str, StringConstraints(max_length=32)] | None = None
+    custodian_phone: Phone | None = None
+    year_built: Annotated[int, Field(ge=1840, le=2100)] | None = None
+    description: Annotated[str, StringConstraints(max_length=4000)] | None = None
+
+
+class FacilityCreate(_FacilityFields):
+    code: FacilityCode
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    kind: FacilityKind
+    tier: Tier = Tier.unrated
+    status: FacilityStatus = FacilityStatus.active
+    township_id: Id
+    longitude: Longitude
+    latitude: Latitude
+    crs: Crs = Field(default=Crs.wgs84, description="the system the coordinates are given in")
+    martyrs: list[Martyr] = Field(default_factory=list, max_length=200)
+    registered_on: date | None = Field(
+        default=None, description="登记日期; defaults to today (county time)"
+    )
+
+
+class FacilityUpdate(_FacilityFields):
+    code: FacilityCode | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    kind: FacilityKind | None = None
+    tier: Tier | None = None
+    status: FacilityStatus | None = None
+    township_id: Id | None = None
+    longitude: Longitude | None = None
+    latitude: Latitude | None = None
+    crs: Crs | None = None
+    registered_on: date | None = None
+
+    @model_validator(mode="after")
+    def _coordinates_together(self) -> "FacilityUpdate":
+        given = self.model_fields_set
+        if ("longitude" in given) != ("latitude" in given):
+            raise ValueError("send longitude and latitude together")
+        if "crs" in given and "longitude" not in given:
+            raise ValueError("crs only applies together with longitude and latitude")
+        if "longitude" in given and (self.longitude is None or self.latitude is None):
+            raise ValueError("longitude and latitude cannot be cleared")
+        return self
+
+
+class MartyrRead(BaseModel):
+    name: str
+    note: str | None = None
+
+
+class FacilityRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    kind: FacilityKind
+    tier: Tier
+    status: FacilityStatus
+    township: TownshipRef
+    village: str | None
+    address: str | None
+    longitude: float = Field(description="WGS-84")
+    latitude: float = Field(description="WGS-84")
+    source_crs: Crs
+    source_longitude: float
+    source_latitude: float
+    martyrs: list[MartyrRead]
+    custodian_name: str | None
+    custodian_phone: str | None
+    year_built: int | None
+    description: str | None
+    registered_on: date
+    last_inspected_at: datetime | None
+    next_due_on: date
+    overdue: bool = Field(description="active and due before today (county time)")
+    days_overdue: int
+    created_at: datetime
+    updated_at: datetime

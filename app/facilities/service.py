@@ -1,0 +1,323 @@
+"""The facility registry: list, read, register, change and archive facilities."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, select
+
+from app import access
+from app.audit import service as audit
+from app.clock import local_today
+from app.config import BBox, Settings
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.facilities.schemas import (
+    TOWNSHIP_EDITABLE,
+    FacilityCreate,
+    FacilityRead,
+    FacilitySort,
+    FacilityUpdate,
+)
+from app.geo.crs import to_wgs84
+from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, Township, User
+from app.schedule import service as schedule
+from app.schemas import TownshipRef
+
+_AUDIT_EXCLUDE = ("martyr_names", "last_inspected_on")
+
+
+@dataclass(frozen=True)
+class FacilityFilters:
+    township_id: int | None = None
+    tier: Tier | None = None
+    kind: FacilityKind | None = None
+    status: FacilityStatus | None = None
+    q: str | None = None
+    bbox: BBox | None = None
+    overdue: bool | None = None
+
+
+def to_read(facility: Facility, *, today: date) -> FacilityRead:
+    """The API shape of a facility, with ``overdue`` as of ``today`` (county time)."""
+    days = (today - facility.next_due_on).days
+    overdue = facility.status is FacilityStatus.active and days > 0
+    return FacilityRead.model_validate(
+        {
+            **facility.model_dump(),
+            "township": TownshipRef.model_validate(facility.township),
+            "overdue": overdue,
+            "days_overdue": days if overdue else 0,
+        }
+    )
+
+
+def overdue_condition(as_of: date) -> Any:
+    """Active and due before ``as_of``: served by ix_facilities_status_next_due_on."""
+    return (Facility.status == FacilityStatus.active) & (Facility.next_due_on < as_of)
+
+
+def _conditions(filters: FacilityFilters, *, today: date) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.township_id is not None:
+        conditions.append(Facility.township_id == filters.township_id)
+    if filters.tier is not None:
+        conditions.append(Facility.tier == filters.tier)
+    if filters.kind is not None:
+        conditions.append(Facility.kind == filters.kind)
+    if filters.status is not None:
+        conditions.append(Facility.status == filters.status)
+    if filters.q:
+        conditions.append(
+            or_(
+                *(
+                    column.icontains(filters.q, autoescape=True)
+                    for column in (
+                        Facility.name,
+                        Facility.code,
+                        Facility.village,
+                        Facility.martyr_names,
+                    )
+                )
+            )
+        )
+    if filters.bbox is not None:
+        box = filters.bbox
+        conditions += [
+            Facility.longitude.between(box.min_lon, box.max_lon),
+            Facility.latitude.between(box.min_lat, box.max_lat),
+        ]
+    if filters.overdue is True:
+        conditions.append(overdue_condition(today))
+    elif filters.overdue is False:
+        conditions.append(~overdue_condition(today))
+    return conditions
+
+
+def _order_by(sort: FacilitySort) -> list[Any]:
+    column = getattr(Facility, sort.lstrip("-"))
+    return [column.desc() if sort.startswith("-") else column.asc(), Facility.id.asc()]
+
+
+def list_facilities(
+    *,
+    session: Session,
+    user: User,
+    filters: FacilityFilters,
+    sort: FacilitySort,
+    limit: int,
+    offset: int,
+    today: date,
+) -> tuple[list[Facility], int]:
+    if filters.township_id is not None:
+        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
+    conditions = _conditions(filters, today=today)
+    count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
+    total = session.exec(count.where(*conditions)).one()
+    query = access.scope(select(Facility), user, Facility.township_id).where(*conditions)
+    rows = session.exec(
+        query.options(selectinload(Facility.township))
+        .order_by(*_order_by(sort))
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def get_facility(
+    *, session: Session, user: User, facility_id: int, for_update: bool = False
+) -> Facility:
+    """A facility the user may see (404 otherwise), with its township loaded."""
+    query = select(Facility).where(Facility.id == facility_id)
+    # populate_existing: fresh after a change of township in this session
+    query = query.options(selectinload(Facility.township)).execution_options(populate_existing=True)
+    if for_update:
+        query = query.with_for_update(of=Facility)  # type: ignore[arg-type]
+    facility = session.exec(query).first()
+    if facility is None:
+        raise NotFound(f"Facility {facility_id} not found")
+    access.ensure_visible(user, facility.township_id, f"Facility {facility_id}")
+    return facility
+
+
+def check_location(settings: Settings, lon: float, lat: float, crs: Crs) -> tuple[float, float]:
+    """The WGS-84 point for coordinates given in ``crs``; 422 if it lies outside the county."""
+    wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
+    box, margin = settings.bbox, settings.county_margin_deg
+    if box.contains(wgs_lon, wgs_lat, margin=margin):
+        return wgs_lon, wgs_lat
+    where = f"({wgs_lon:.6f}, {wgs_lat:.6f}) in WGS-84" + (
+        "" if crs is Crs.wgs84 else f", converted from {crs}"
+    )
+    bounds = (
+        f"longitude {box.min_lon}–{box.max_lon}, latitude {box.min_lat}–{box.max_lat} (±{margin}°)"
+    )
+    lon_ok = box.min_lon - margin <= wgs_lon <= box.max_lon + margin
+    raise InvalidInput(
+        ("body", "latitude" if lon_ok else "longitude"),
+        f"The point {where} lies outside the county ({bounds}); check the coordinates and crs",
+        kind="value_error.out_of_county",
+    )
+
+
+def _location(*, settings: Settings, lon: float, lat: float, crs: Crs) -> dict[str, Any]:
+    """The stored location fields: WGS-84 (checked against the county) and the input as given."""
+    wgs_lon, wgs_lat = check_location(settings, lon, lat, crs)
+    return {
+        "longitude": round(wgs_lon, 7),
+        "latitude": round(wgs_lat, 7),
+        "source_crs": crs,
+        "source_longitude": lon,
+        "source_latitude": lat,
+    }
+
+
+def _martyrs(martyrs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"martyrs": martyrs, "martyr_names": " ".join(m["name"] for m in martyrs)}
+
+
+def _check_township(session: Session, township_id: int) -> None:
+    if session.get(Township, township_id) is None:
+        raise InvalidInput(("body", "township_id"), f"There is no township with id {township_id}")
+
+
+def _ensure_code_free(session: Session, code: str, *, other_than: int | None = None) -> None:
+    existing = session.exec(select(Facility.id).where(Facility.code == code)).first()
+    if existing is not None and existing != other_than:
+        raise Conflict(f"A facility with code '{code}' already exists (id {existing})")
+
+
+def _check_registered_on(settings: Settings, registered_on: date | None) -> None:
+    if registered_on is not None and registered_on > local_today(settings.tz):
+        raise InvalidInput(("body", "registered_on"), "The registration date is in the future")
+
+
+def add_facility(
+    *, session: Session, settings: Settings, actor: User | None, data: FacilityCreate
+) -> Facility:
+    """Register a facility in the caller's transaction (no commit)."""
+    _check_township(session, data.township_id)
+    _ensure_code_free(session, data.code)
+    _check_registered_on(settings, data.registered_on)
+    registered_on = data.registered_on or local_today(settings.tz)
+    facility = Facility.model_validate(
+        {
+            **data.model_dump(exclude={"longitude", "latitude", "crs", "martyrs"}),
+            **_location(settings=settings, lon=data.longitude, lat=data.latitude, crs=data.crs),
+            **_martyrs([m.model_dump() for m in data.martyrs]),
+            "registered_on": registered_on,
+            "next_due_on": registered_on,
+        }
+    )
+    schedule.refresh_due(session, facility)
+    session.add(facility)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="facility.create",
+        object_type="facility",
+        object_id=facility.id,
+        after=audit.snapshot(facility, exclude=_AUDIT_EXCLUDE),
+    )
+    return facility
+
+
+def create_facility(
+    *, session: Session, settings: Settings, actor: User, data: FacilityCreate
+) -> Facility:
+    facility = add_facility(session=session, settings=settings, actor=actor, data=data)
+    session.commit()
+    return get_facility(session=session, user=actor, facility_id=facility.id)  # type: ignore[arg-type]
+
+
+def apply_update(
+    *,
+    session: Session,
+    settings: Settings,
+    actor: User | None,
+    facility: Facility,
+    changes: dict[str, Any],
+) -> bool:
+    """Change a facility in the caller's transaction (no commit); True if anything changed."""
+    required = {"code", "name", "kind", "tier", "status", "township_id", "registered_on"}
+    cleared = sorted(field for field in required & set(changes) if changes[field] is None)
+    if cleared:
+        raise InvalidInput(("body", cleared[0]), f"{cleared[0]} cannot be empty")
+    if "township_id" in changes:
+        _check_township(session, changes["township_id"])
+    if "code" in changes:
+        _ensure_code_free(session, changes["code"], other_than=facility.id)
+    _check_registered_on(settings, changes.get("registered_on"))
+    before = audit.snapshot(facility, exclude=_AUDIT_EXCLUDE)
+    changes = dict(changes)
+    if "longitude" in changes:
+        changes.update(
+            _location(
+                settings=settings,
+                lon=changes.pop("longitude"),
+                lat=changes.pop("latitude"),
+                crs=changes.pop("crs", None) or Crs.wgs84,
+            )
+        )
+    if "martyrs" in changes:
+        changes.update(_martyrs(changes.pop("martyrs") or []))
+    for field, value in changes.items():
+        setattr(facility, field, value)
+    schedule.refresh_due(session, facility)
+    after = audit.snapshot(facility, exclude=_AUDIT_EXCLUDE)
+    if after == before:
+        return False
+    audit.record(
+        session=session,
+        actor=actor,
+        action="facility.update",
+        object_type="facility",
+        object_id=facility.id,
+        before=before,
+        after=after,
+    )
+    return True
+
+
+def update_facility(
+    *,
+    session: Session,
+    settings: Settings,
+    actor: User,
+    facility_id: int,
+    data: FacilityUpdate,
+) -> Facility:
+    changes = data.model_dump(exclude_unset=True)
+    if not access.is_staff(actor):
+        refused = sorted(set(changes) - TOWNSHIP_EDITABLE)
+        if refused:
+            raise Forbidden(
+                "Township users may not change " + ", ".join(refused) + "; ask the county bureau"
+            )
+    facility = get_facility(session=session, user=actor, facility_id=facility_id, for_update=True)
+    apply_update(
+        session=session, settings=settings, actor=actor, facility=facility, changes=changes
+    )
+    session.commit()
+    return get_facility(session=session, user=actor, facility_id=facility_id)
+
+
+def archive_facility(*, session: Session, actor: User, facility_id: int) -> Facility:
+    """Mark a facility ``archived``: it leaves the patrol schedule, nothing is removed."""
+    facility = get_facility(session=session, user=actor, facility_id=facility_id, for_update=True)
+    if facility.status is not FacilityStatus.archived:
+        before = audit.snapshot(facility, exclude=_AUDIT_EXCLUDE)
+        facility.status = FacilityStatus.archived
+        audit.record(
+            session=session,
+            actor=actor,
+            action="facility.archive",
+            object_type="facility",
+            object_id=facility.id,
+            before=before,
+            after=audit.snapshot(facility, exclude=_AUDIT_EXCLUDE),
+        )
+        session.commit()
+    return get_facility(session=session, user=actor, facility_id=facility_id)

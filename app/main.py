@@ -1,0 +1,81 @@
+"""The application factory: settings, database, error handlers, routers, static files."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from app import health
+from app.audit.router import router as audit_router
+from app.auth.router import router as auth_router
+from app.config import Settings, get_settings
+from app.db import Database
+from app.errors import install_error_handlers
+from app.facilities.router import router as facilities_router
+from app.limits import BodyLimitMiddleware
+from app.townships.router import router as townships_router
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: JSON bodies are small; photo uploads get room for one photo plus multipart framing
+DEFAULT_BODY_LIMIT = 1024 * 1024
+BODY_LIMITS: list[tuple[str, int]] = []
+
+DESCRIPTION = """
+零散烈士纪念设施巡查管护系统 — registry, patrols, maintenance and protection funds
+for scattered martyr memorial facilities.
+
+Sign in with **Authorize** (username and password of a user), then try the endpoints.
+Lists take `limit` / `offset` and answer `{items, total, limit, offset}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Memorial Patrol 烈士纪念设施巡查",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, default=DEFAULT_BODY_LIMIT, routes=BODY_LIMITS)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (auth_router, townships_router, facilities_router, audit_router):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(health.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        # Served from our own static files: county intranets often have no internet.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Memorial Patrol API 接口文档",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,24 @@
+"""Every table. ``base`` is imported first: it sets the constraint naming convention."""
+
+from app.models import base  # noqa: F401  (naming convention before any table)
+from app.models.audit import AuditEntry
+from app.models.enums import Crs, FacilityKind, FacilityStatus, Role, Tier
+from app.models.facility import Facility
+from app.models.schedule import DEFAULT_INTERVAL_DAYS, PatrolPolicy
+from app.models.township import Township
+from app.models.user import LoginThrottle, User
+
+__all__ = [
+    "DEFAULT_INTERVAL_DAYS",
+    "AuditEntry",
+    "Crs",
+    "Facility",
+    "FacilityKind",
+    "FacilityStatus",
+    "LoginThrottle",
+    "PatrolPolicy",
+    "Role",
+    "Tier",
+    "Township",
+    "User",
+]

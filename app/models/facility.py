@@ -1,0 +1,56 @@
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Text
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.models.base import EnumText, UTCDateTime, utcnow
+from app.models.enums import Crs, FacilityKind, FacilityStatus, Tier
+from app.models.township import Township
+
+
+class Facility(SQLModel, table=True):
+    """烈士纪念设施: one point on the map with its tier, owner and patrol schedule."""
+
+    __tablename__ = "facilities"
+    __table_args__ = (
+        # The overdue list and its counts: active sites by due date, county-wide or per township.
+        Index("ix_facilities_status_next_due_on", "status", "next_due_on"),
+        Index("ix_facilities_township_status_next_due_on", "township_id", "status", "next_due_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=100)
+    kind: FacilityKind = Field(sa_type=EnumText(FacilityKind))
+    tier: Tier = Field(sa_type=EnumText(Tier), index=True)
+    status: FacilityStatus = Field(sa_type=EnumText(FacilityStatus))
+    township_id: int = Field(foreign_key="townships.id")
+    village: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=200)
+    #: WGS-84 (RFC 7946), what every computation uses
+    longitude: float
+    latitude: float
+    #: the coordinates as they were given, and in which system
+    source_crs: Crs = Field(default=Crs.wgs84, sa_type=EnumText(Crs))
+    source_longitude: float
+    source_latitude: float
+    #: [{"name": ..., "note": ...}] — the martyrs this facility commemorates
+    martyrs: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    #: the martyrs' names joined, kept with ``martyrs`` so ``q`` can search them with LIKE
+    martyr_names: str = Field(default="", sa_type=Text)
+    custodian_name: str | None = Field(default=None, max_length=32)
+    custodian_phone: str | None = Field(default=None, max_length=20)
+    year_built: int | None = None
+    description: str | None = Field(default=None, sa_type=Text)
+    registered_on: date
+    last_inspected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: local (county time) date of ``last_inspected_at``, so due dates recompute in plain SQL
+    last_inspected_on: date | None = None
+    next_due_on: date
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"onupdate": utcnow}
+    )
+
+    township: Township = Relationship(sa_relationship_kwargs={"lazy": "raise"})

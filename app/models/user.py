@@ -1,0 +1,43 @@
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.models.base import EnumText, UTCDateTime, utcnow
+from app.models.enums import Role
+from app.models.township import Township
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role != 'township' OR township_id IS NOT NULL", name="township_set"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    full_name: str = Field(max_length=64)
+    phone: str | None = Field(default=None, max_length=20)
+    role: Role = Field(sa_type=EnumText(Role))
+    township_id: int | None = Field(default=None, foreign_key="townships.id", index=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    #: tokens issued before this instant no longer count (password change, deactivation)
+    tokens_valid_after: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"onupdate": utcnow}
+    )
+
+    township: Township | None = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per username, kept in the database so every worker sees them."""
+
+    __tablename__ = "login_throttle"
+
+    username: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    first_failed_at: datetime = Field(sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,150 @@
+"""Plain factory functions for tests: rows straight into the database, tokens for users."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import count
+from typing import Any
+
+from sqlmodel import Session
+
+from app.config import Settings
+from app.db import Database
+from app.models import (
+    Crs,
+    Facility,
+    FacilityKind,
+    FacilityStatus,
+    Role,
+    Tier,
+    Township,
+    User,
+)
+from app.security import create_access_token, hash_password
+
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH = hash_password(PASSWORD)  # argon2 is slow by design: hash once per run
+_serial = count(1)
+
+#: a point well inside Qinshui County
+LON, LAT = 112.19, 35.69
+
+
+def make_township(
+    session: Session, *, code: str | None = None, name: str | None = None
+) -> Township:
+    n = next(_serial)
+    township = Township(code=code or f"1405213{n % 100:02d}", name=name or f"测试乡{n}")
+    session.add(township)
+    session.flush()
+    return township
+
+
+def make_user(
+    session: Session,
+    *,
+    role: Role = Role.county,
+    township: Township | None = None,
+    username: str | None = None,
+    is_active: bool = True,
+) -> User:
+    user = User(
+        username=username or f"user{next(_serial)}",
+        full_name="测试用户",
+        role=role,
+        township_id=township.id if township else None,
+        password_hash=_PASSWORD_HASH,
+        is_active=is_active,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def make_facility(
+    session: Session,
+    *,
+    township: Township,
+    code: str | None = None,
+    tier: Tier = Tier.unrated,
+    status: FacilityStatus = FacilityStatus.active,
+    registered_on: date | None = None,
+    next_due_on: date | None = None,
+    lon: float = LON,
+    lat: float = LAT,
+    **fields: Any,
+) -> Facility:
+    registered = registered_on or date.today() - timedelta(days=10)
+    facility = Facility(
+        code=code or f"F-{next(_serial):05d}",
+        name=fields.pop("name", "测试烈士墓"),
+        kind=fields.pop("kind", FacilityKind.grave),
+        tier=tier,
+        status=status,
+        township_id=township.id,  # type: ignore[arg-type]
+        longitude=lon,
+        latitude=lat,
+        source_crs=Crs.wgs84,
+        source_longitude=lon,
+        source_latitude=lat,
+        registered_on=registered,
+        next_due_on=next_due_on or registered + timedelta(days=30),
+        **fields,
+    )
+    session.add(facility)
+    session.flush()
+    return facility
+
+
+def token(settings: Settings, user: User) -> str:
+    return create_access_token(
+        user_id=user.id,  # type: ignore[arg-type]
+        key=settings.signing_key(),
+        ttl=timedelta(hours=1),
+    )
+
+
+def auth(settings: Settings, user: User | None) -> dict[str, str]:
+    """Authorization header for ``user`` (none for an anonymous caller)."""
+    return {} if user is None else {"Authorization": f"Bearer {token(settings, user)}"}
+
+
+@dataclass
+class World:
+    settings: Settings
+    township_a: Township
+    township_b: Township
+    admin: User
+    county: User
+    township_user: User  # of township A
+    other_township_user: User  # of township B
+    facility_a: Facility
+    facility_b: Facility
+
+    def headers(self, who: str) -> dict[str, str]:
+        """Headers for 'admin', 'county', 'township' (A), 'other' (B) or 'anonymous'."""
+        users = {
+            "admin": self.admin,
+            "county": self.county,
+            "township": self.township_user,
+            "other": self.other_township_user,
+            "anonymous": None,
+        }
+        return auth(self.settings, users[who])
+
+
+def make_world(db: Database, settings: Settings) -> World:
+    with db.begin() as session:
+        a = make_township(session, code="140521100", name="龙港镇")
+        b = make_township(session, code="140521103", name="端氏镇")
+        world = World(
+            settings=settings,
+            township_a=a,
+            township_b=b,
+            admin=make_user(session, role=Role.admin, username="admin"),
+            county=make_user(session, role=Role.county, username="clerk"),
+            township_user=make_user(session, role=Role.township, township=a, username="lg"),
+            other_township_user=make_user(session, role=Role.township, township=b, username="ds"),
+            facility_a=make_facility(session, township=a, code="A-001"),
+            facility_b=make_facility(session, township=b, code="B-001", lon=112.37, lat=35.82),
+        )
+    return world
