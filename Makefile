@@ -27,8 +27,8 @@ run: $(VENV)/.installed-run
 	$(BIN)/memorial serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check app tests bench migrations seed
-	$(BIN)/ruff format --check app tests bench seed
+	$(BIN)/ruff check app tests migrations seed $(wildcard bench)
+	$(BIN)/ruff format --check app tests seed $(wildcard bench)
 
 test: lint
 	$(BIN)/pytest
