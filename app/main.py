@@ -15,14 +15,21 @@ from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_error_handlers
+from app.exports.router import router as exports_router
 from app.facilities.router import router as facilities_router
+from app.inspections.router import router as inspections_router
 from app.limits import BodyLimitMiddleware
+from app.photos.processing import MAX_BYTES as MAX_PHOTO_BYTES
+from app.photos.router import router as photos_router
+from app.photos.store import LocalPhotoStore
+from app.reports.router import router as reports_router
+from app.schedule.router import router as schedule_router
 from app.townships.router import router as townships_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: JSON bodies are small; photo uploads get room for one photo plus multipart framing
 DEFAULT_BODY_LIMIT = 1024 * 1024
-BODY_LIMITS: list[tuple[str, int]] = []
+BODY_LIMITS = [(r"/api/v1/inspections/\d+/photos", MAX_PHOTO_BYTES + 64 * 1024)]
 
 DESCRIPTION = """
 零散烈士纪念设施巡查管护系统 — registry, patrols, maintenance and protection funds
@@ -52,11 +59,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.photo_store = LocalPhotoStore(settings.photo_path)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, default=DEFAULT_BODY_LIMIT, routes=BODY_LIMITS)
 
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, townships_router, facilities_router, audit_router):
+    for router in (
+        auth_router,
+        townships_router,
+        facilities_router,
+        inspections_router,
+        photos_router,
+        schedule_router,
+        reports_router,
+        exports_router,
+        audit_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)

@@ -1,7 +1,9 @@
 """Load the seed data in ``seed/`` (see seed/README.md). Running it twice changes nothing."""
 
 import csv
+import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -10,9 +12,24 @@ from app.auth import service as auth
 from app.auth.schemas import UserCreate
 from app.config import Settings
 from app.facilities import importer
-from app.models import DEFAULT_INTERVAL_DAYS, PatrolPolicy, Role, Township, User
+from app.inspections import service as inspections
+from app.inspections.schemas import InspectionCreate, Position
+from app.models import (
+    DEFAULT_INTERVAL_DAYS,
+    ChecklistAnswer,
+    ChecklistItem,
+    Condition,
+    Facility,
+    Inspection,
+    PatrolPolicy,
+    Role,
+    Township,
+    User,
+)
+from app.models.base import utcnow
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+_DEMO_NAMESPACE = uuid.UUID("6f1c2a53-7e0b-4d8e-9a51-3c2f0e9d4b17")
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,7 @@ class SeedReport:
     policies_created: int = 0
     facilities: importer.ImportResult | None = None
     users_created: list[DemoLogin] = field(default_factory=list)
+    inspections_created: int = 0
 
 
 def _townships(session: Session) -> int:
@@ -94,4 +112,40 @@ def load(*, session: Session, settings: Settings) -> SeedReport:
         )
     if settings.env == "development":
         report.users_created = _demo_users(session)
+        report.inspections_created = _demo_inspections(session, settings)
     return report
+
+
+def _demo_inspections(session: Session, settings: Settings) -> int:
+    """Recent patrols of about two thirds of the sample facilities, so the overdue list,
+    the review queue and the dashboard have something to show. Each has a fixed
+    client_id, so a second run adds nothing; the dates are relative to the first run."""
+    inspector = session.exec(select(User).where(User.username == "county")).one()
+    facilities = session.exec(select(Facility).where(Facility.name.startswith("【样例】"))).all()
+    created = 0
+    for index, facility in enumerate(sorted(facilities, key=lambda f: f.code)):
+        if index % 3 == 2:
+            continue  # left unvisited: overdue
+        client_id = uuid.uuid5(_DEMO_NAMESPACE, facility.code)
+        if session.exec(select(Inspection.id).where(Inspection.client_id == client_id)).first():
+            continue
+        off_site = index % 7 == 0
+        data = InspectionCreate(
+            client_id=client_id,
+            facility_id=facility.id,  # type: ignore[arg-type]
+            inspected_at=utcnow() - timedelta(days=1 + index % 25, hours=index % 9),
+            condition=Condition.minor_issues if index % 5 == 0 else Condition.good,
+            checklist={item: ChecklistAnswer.ok for item in ChecklistItem}
+            | (
+                {ChecklistItem.surroundings_tidy: ChecklistAnswer.problem} if index % 5 == 0 else {}
+            ),
+            notes="示例巡查记录" + ("：周边杂草较多" if index % 5 == 0 else ""),
+            position=Position(
+                longitude=facility.longitude + (0.01 if off_site else 0.0003),
+                latitude=facility.latitude,
+                accuracy_m=12,
+            ),
+        )
+        inspections.submit(session=session, settings=settings, user=inspector, data=data)
+        created += 1
+    return created

@@ -1,7 +1,8 @@
 """Plain factory functions for tests: rows straight into the database, tokens for users."""
 
+import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -10,10 +11,13 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import Database
 from app.models import (
+    Condition,
     Crs,
     Facility,
     FacilityKind,
     FacilityStatus,
+    Inspection,
+    ReviewStatus,
     Role,
     Tier,
     Township,
@@ -148,3 +152,52 @@ def make_world(db: Database, settings: Settings) -> World:
             facility_b=make_facility(session, township=b, code="B-001", lon=112.37, lat=35.82),
         )
     return world
+
+
+def report_body(facility: Facility, **overrides: Any) -> dict[str, Any]:
+    """A patrol report as the phone sends it: on site, a few checklist answers."""
+    body: dict[str, Any] = {
+        "client_id": str(uuid.uuid4()),
+        "facility_id": facility.id,
+        "inspected_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        "condition": "good",
+        "checklist": {"marker_sign": "ok", "headstone": "ok", "surroundings_tidy": "problem"},
+        "notes": "杂草较多，已清理",
+        "position": {
+            "longitude": facility.longitude,
+            "latitude": facility.latitude,
+            "accuracy_m": 8,
+        },
+    }
+    return body | overrides
+
+
+def make_inspection(
+    session: Session,
+    *,
+    facility: Facility,
+    inspector: User,
+    inspected_at: datetime,
+    tz: Any,
+    review_status: ReviewStatus = ReviewStatus.submitted,
+    on_site: bool | None = True,
+) -> Inspection:
+    client_id = uuid.uuid4()
+    inspection = Inspection(
+        client_id=client_id,
+        facility_id=facility.id,  # type: ignore[arg-type]
+        township_id=facility.township_id,
+        inspector_id=inspector.id,  # type: ignore[arg-type]
+        inspected_at=inspected_at,
+        inspected_on=inspected_at.astimezone(tz).date(),
+        condition=Condition.good,
+        checklist={},
+        on_site=on_site,
+        flags=[] if on_site else ["off_site"],
+        review_status=review_status,
+        receipt="TEST-0000",
+        payload_sha256="0" * 64,
+    )
+    session.add(inspection)
+    session.flush()
+    return inspection

@@ -53,11 +53,6 @@ def to_read(facility: Facility, *, today: date) -> FacilityRead:
     )
 
 
-def overdue_condition(as_of: date) -> Any:
-    """Active and due before ``as_of``: served by ix_facilities_status_next_due_on."""
-    return (Facility.status == FacilityStatus.active) & (Facility.next_due_on < as_of)
-
-
 def _conditions(filters: FacilityFilters, *, today: date) -> list[Any]:
     conditions: list[Any] = []
     if filters.township_id is not None:
@@ -89,9 +84,9 @@ def _conditions(filters: FacilityFilters, *, today: date) -> list[Any]:
             Facility.latitude.between(box.min_lat, box.max_lat),
         ]
     if filters.overdue is True:
-        conditions.append(overdue_condition(today))
+        conditions.append(schedule.overdue_condition(today))
     elif filters.overdue is False:
-        conditions.append(~overdue_condition(today))
+        conditions.append(~schedule.overdue_condition(today))
     return conditions
 
 

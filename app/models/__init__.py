@@ -2,8 +2,21 @@
 
 from app.models import base  # noqa: F401  (naming convention before any table)
 from app.models.audit import AuditEntry
-from app.models.enums import Crs, FacilityKind, FacilityStatus, Role, Tier
+from app.models.campaign import Campaign, CampaignTownship
+from app.models.enums import (
+    CampaignKind,
+    ChecklistAnswer,
+    ChecklistItem,
+    Condition,
+    Crs,
+    FacilityKind,
+    FacilityStatus,
+    ReviewStatus,
+    Role,
+    Tier,
+)
 from app.models.facility import Facility
+from app.models.inspection import Inspection, Photo
 from app.models.schedule import DEFAULT_INTERVAL_DAYS, PatrolPolicy
 from app.models.township import Township
 from app.models.user import LoginThrottle, User
@@ -11,12 +24,21 @@ from app.models.user import LoginThrottle, User
 __all__ = [
     "DEFAULT_INTERVAL_DAYS",
     "AuditEntry",
+    "Campaign",
+    "CampaignKind",
+    "CampaignTownship",
+    "ChecklistAnswer",
+    "ChecklistItem",
+    "Condition",
     "Crs",
     "Facility",
     "FacilityKind",
     "FacilityStatus",
+    "Inspection",
     "LoginThrottle",
     "PatrolPolicy",
+    "Photo",
+    "ReviewStatus",
     "Role",
     "Tier",
     "Township",

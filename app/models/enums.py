@@ -74,3 +74,78 @@ STATUS_LABELS_ZH = {
 }
 
 ROLE_LABELS_ZH = {Role.admin: "管理员", Role.county: "县局", Role.township: "乡镇"}
+
+
+class Condition(StrEnum):
+    """状况 of a facility as the inspector found it."""
+
+    good = "good"
+    minor_issues = "minor_issues"
+    needs_repair = "needs_repair"
+    severely_damaged = "severely_damaged"
+    missing = "missing"
+
+
+class ReviewStatus(StrEnum):
+    """审核: rejected reports stop counting towards the schedule."""
+
+    submitted = "submitted"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+class ChecklistItem(StrEnum):
+    """The patrol checklist (巡查项目)."""
+
+    marker_sign = "marker_sign"
+    biography_plaque = "biography_plaque"
+    headstone = "headstone"
+    inscription_legible = "inscription_legible"
+    structure_sound = "structure_sound"
+    boundary = "boundary"
+    access_path = "access_path"
+    surroundings_tidy = "surroundings_tidy"
+    no_encroachment = "no_encroachment"
+    fire_safety = "fire_safety"
+
+
+class ChecklistAnswer(StrEnum):
+    ok = "ok"
+    problem = "problem"
+    na = "na"
+
+
+class CampaignKind(StrEnum):
+    """集中巡查: before Qingming, before Martyrs' Day (9·30), or any other window."""
+
+    qingming = "qingming"
+    martyrs_day = "martyrs_day"
+    custom = "custom"
+
+
+CONDITION_LABELS_ZH = {
+    Condition.good: "完好",
+    Condition.minor_issues: "轻微问题",
+    Condition.needs_repair: "需要维修",
+    Condition.severely_damaged: "严重损毁",
+    Condition.missing: "灭失",
+}
+
+CHECKLIST_LABELS_ZH = {
+    ChecklistItem.marker_sign: "保护标志",
+    ChecklistItem.biography_plaque: "简介牌",
+    ChecklistItem.headstone: "墓碑/碑体",
+    ChecklistItem.inscription_legible: "碑文清晰",
+    ChecklistItem.structure_sound: "主体完好",
+    ChecklistItem.boundary: "保护范围界桩",
+    ChecklistItem.access_path: "祭扫通道",
+    ChecklistItem.surroundings_tidy: "周边环境整洁",
+    ChecklistItem.no_encroachment: "无侵占违建",
+    ChecklistItem.fire_safety: "防火",
+}
+
+REVIEW_LABELS_ZH = {
+    ReviewStatus.submitted: "待审核",
+    ReviewStatus.accepted: "已通过",
+    ReviewStatus.rejected: "已退回",
+}

@@ -1,12 +1,25 @@
 """Patrol schedule: policy intervals and each facility's next due date (DESIGN.md rule 2)."""
 
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
-from app.models import DEFAULT_INTERVAL_DAYS, Facility, PatrolPolicy, Tier
+from app import access
+from app.audit import service as audit
+from app.clock import local_date
+from app.models import (
+    DEFAULT_INTERVAL_DAYS,
+    Facility,
+    FacilityStatus,
+    Inspection,
+    PatrolPolicy,
+    ReviewStatus,
+    Tier,
+    User,
+)
 
 
 def intervals(session: Session) -> dict[Tier, int]:
@@ -48,3 +61,86 @@ def recompute_due_dates(session: Session, *, tiers: list[Tier] | None = None) ->
         statement = statement.where(Facility.tier.in_(tiers))
     result = session.execute(statement.execution_options(synchronize_session=False))
     return result.rowcount
+
+
+def refresh_last_inspection(session: Session, facility: Facility, *, tz: tzinfo) -> None:
+    """Set the facility's last counted inspection (not rejected) and its next due date.
+
+    Call with the facility row locked (``with_for_update``), so that two reports of one
+    facility committing together cannot leave the older one as "last".
+    """
+    latest = session.execute(
+        select(func.max(Inspection.inspected_at)).where(
+            Inspection.facility_id == facility.id,
+            Inspection.review_status != ReviewStatus.rejected,
+        )
+    ).scalar_one()
+    facility.last_inspected_at = latest
+    facility.last_inspected_on = local_date(latest, tz) if latest else None
+    refresh_due(session, facility)
+
+
+def set_intervals(session: Session, *, actor: User, intervals_days: dict[Tier, int]) -> int:
+    """Change policy intervals and recompute the affected facilities; returns rows changed."""
+    policies = {p.tier: p for p in session.execute(select(PatrolPolicy)).scalars()}
+    changed: list[Tier] = []
+    for tier, days in intervals_days.items():
+        policy = policies.get(tier)
+        if policy is None:
+            policy = PatrolPolicy(tier=tier, interval_days=days)
+            session.add(policy)
+        elif policy.interval_days == days:
+            continue
+        before = policy.interval_days if tier in policies else None
+        policy.interval_days = days
+        changed.append(tier)
+        audit.record(
+            session=session,
+            actor=actor,
+            action="policy.update",
+            object_type="patrol_policy",
+            object_id=tier.value,
+            before={"interval_days": before},
+            after={"interval_days": days},
+        )
+    session.flush()
+    count = recompute_due_dates(session, tiers=changed) if changed else 0
+    session.commit()
+    return count
+
+
+def overdue_condition(as_of: date) -> Any:
+    """Active and due before ``as_of``: served by ix_facilities_status_next_due_on."""
+    return (Facility.status == FacilityStatus.active) & (Facility.next_due_on < as_of)
+
+
+def overdue_facilities(
+    *,
+    session: Session,
+    user: User,
+    as_of: date,
+    township_id: int | None,
+    tier: Tier | None,
+    limit: int | None,
+    offset: int = 0,
+) -> tuple[list[Facility], int]:
+    """Active facilities due before ``as_of``, most overdue first (an index range scan)."""
+    if township_id is not None:
+        access.ensure_visible(user, township_id, f"Township {township_id}")
+    conditions = [overdue_condition(as_of)]
+    if township_id is not None:
+        conditions.append(Facility.township_id == township_id)
+    if tier is not None:
+        conditions.append(Facility.tier == tier)
+    count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
+    total = session.execute(count.where(*conditions)).scalar_one()
+    query = (
+        access.scope(select(Facility), user, Facility.township_id)
+        .where(*conditions)
+        .options(selectinload(Facility.township))
+        .order_by(Facility.next_due_on, Facility.id)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars()), total

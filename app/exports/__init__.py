@@ -1,0 +1,1 @@
+"""Spreadsheets for the bureau: CSV that Excel opens in Chinese, and XLSX."""

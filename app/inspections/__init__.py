@@ -1,0 +1,1 @@
+"""Patrol reports from the phone: submission, photos, review."""

@@ -1,0 +1,132 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+
+from app.deps import CurrentUser, DatabaseDep, PageDep, SessionDep, SettingsDep, StaffUser
+from app.inspections import service
+from app.inspections.schemas import InspectionCreate, InspectionRead, ReviewCreate
+from app.models import Inspection, ReviewStatus
+from app.photos import service as photos
+from app.photos.schemas import PhotoRead
+from app.schemas import Id, Page, SafeText
+
+router = APIRouter(prefix="/inspections", tags=["inspections"])
+
+
+@router.post(
+    "",
+    response_model=InspectionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": InspectionRead, "description": "a replay: the stored report"}},
+    summary="Submit a patrol report (send it again safely: same client_id, same answer)",
+)
+def submit_inspection(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    response: Response,
+    data: InspectionCreate,
+) -> InspectionRead:
+    inspection, created = service.submit(session=session, settings=settings, user=user, data=data)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return service.to_read(inspection)
+
+
+@router.get("", response_model=Page[InspectionRead], summary="Patrol reports, newest first")
+def list_inspections(
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageDep,
+    facility_id: Id | None = None,
+    township_id: Id | None = None,
+    inspector_id: Id | None = None,
+    review_status: ReviewStatus | None = None,
+    on_site: bool | None = None,
+    since: Annotated[date | None, Query(alias="from", description="inspected on or after")] = None,
+    until: Annotated[date | None, Query(alias="to", description="inspected on or before")] = None,
+    receipt: Annotated[SafeText | None, Query(max_length=9)] = None,
+) -> Page[InspectionRead]:
+    filters = service.InspectionFilters(
+        facility_id=facility_id,
+        township_id=township_id,
+        inspector_id=inspector_id,
+        review_status=review_status,
+        on_site=on_site,
+        since=since,
+        until=until,
+        receipt=receipt.upper() if receipt else None,
+    )
+    rows, total = service.list_inspections(
+        session=session, user=user, filters=filters, limit=page.limit, offset=page.offset
+    )
+    items = [service.to_read(i) for i in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{inspection_id}", response_model=InspectionRead, summary="One patrol report")
+def read_inspection(session: SessionDep, user: CurrentUser, inspection_id: Id) -> InspectionRead:
+    return service.to_read(
+        service.get_inspection(session=session, user=user, inspection_id=inspection_id)
+    )
+
+
+@router.post(
+    "/{inspection_id}/review",
+    response_model=InspectionRead,
+    summary="Accept or reject a report (a rejected report stops counting)",
+)
+def review_inspection(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: StaffUser,
+    inspection_id: Id,
+    data: ReviewCreate,
+) -> InspectionRead:
+    inspection = service.review(
+        session=session, settings=settings, user=user, inspection_id=inspection_id, data=data
+    )
+    return service.to_read(inspection)
+
+
+@router.post(
+    "/{inspection_id}/photos",
+    response_model=PhotoRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": PhotoRead, "description": "the same bytes again: the stored photo"},
+        409: {"description": "already 8 photos"},
+        413: {"description": "over 10 MiB"},
+        415: {"description": "not JPEG, PNG or WebP"},
+        422: {"description": "over 40 megapixels, or not decodable"},
+    },
+    summary="Add one photo to a report (JPEG, PNG or WebP; at most 10 MiB, 40 MP, 8 per report)",
+)
+def upload_photo(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    response: Response,
+    inspection_id: Id,
+    file: Annotated[UploadFile, File(description="the photo")],
+) -> PhotoRead:
+    with db.session(write=False) as session:
+        inspection = service.get_inspection(session=session, user=user, inspection_id=inspection_id)
+    owner = photos.PhotoOwner(
+        column="inspection_id",
+        id=inspection_id,
+        township_id=inspection.township_id,
+        model=Inspection,
+        label=f"Inspection {inspection_id}",
+    )
+    photo, created = photos.attach(
+        db=db,
+        store=request.app.state.photo_store,
+        settings=settings,
+        user=user,
+        owner=owner,
+        data=file.file.read(),
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return PhotoRead.of(photo)

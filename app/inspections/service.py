@@ -1,0 +1,304 @@
+"""Patrol reports: submit (idempotent by the phone's ``client_id``), judge the position,
+review, and keep each facility's schedule in step in the same transaction."""
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session
+
+from app import access
+from app.audit import service as audit
+from app.clock import local_date
+from app.config import Settings
+from app.errors import Conflict, InvalidInput, NotFound
+from app.facilities import service as facilities
+from app.geo.crs import gcj02_to_wgs84, to_wgs84
+from app.geo.distance import haversine_m
+from app.inspections.schemas import InspectionCreate, InspectionRead, PositionRead, ReviewCreate
+from app.models import Crs, Facility, FacilityStatus, Inspection, ReviewStatus, User
+from app.models.base import utcnow
+from app.photos.schemas import PhotoRead
+from app.schedule import service as schedule
+from app.schemas import UserRef
+
+MAX_FUTURE = timedelta(minutes=10)
+MAX_AGE = timedelta(days=60)
+#: a WGS-84 position this far off may really be a GCJ-02 one (the shift here is ~570 m)
+GCJ02_SUSPECT_RANGE_M = (300.0, 700.0)
+
+
+def receipt_for(client_id: uuid.UUID) -> str:
+    """An 8-character code (Crockford base32 of the id's hash), e.g. ``K7Q2-9XMD``."""
+    digest = hashlib.sha256(client_id.bytes).digest()[:5]
+    code = base64.b32encode(digest).decode().translate(str.maketrans("ILOU", "1105"))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def payload_sha256(data: InspectionCreate) -> str:
+    """A fingerprint of the report's content: a replay has the same one."""
+    content = data.model_dump(mode="json")
+    content["inspected_at"] = data.inspected_at.astimezone(UTC).isoformat()
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def judge_position(
+    *, settings: Settings, facility: Facility, data: InspectionCreate
+) -> dict[str, Any]:
+    """Distance to the facility, on-site verdict and flags (DESIGN.md rule 4).
+
+    Never refuses: a report from afar, or with no position, is stored and flagged.
+    """
+    position = data.position
+    if position is None:
+        return {"flags": ["no_position"], "on_site": None, "distance_m": None}
+    lon, lat = to_wgs84(position.longitude, position.latitude, position.crs)
+    distance = haversine_m(lon, lat, facility.longitude, facility.latitude)
+    radius = min(
+        settings.onsite_radius_m + (position.accuracy_m or 0.0), settings.onsite_max_radius_m
+    )
+    on_site = distance <= radius
+    flags: list[str] = []
+    if not on_site:
+        flags.append("off_site")
+        low, high = GCJ02_SUSPECT_RANGE_M
+        if position.crs is Crs.wgs84 and low <= distance <= high:
+            as_gcj = gcj02_to_wgs84(position.longitude, position.latitude)
+            if haversine_m(*as_gcj, facility.longitude, facility.latitude) <= radius:
+                flags.append("probable_gcj02")
+    if position.accuracy_m is not None and position.accuracy_m > settings.onsite_max_radius_m:
+        flags.append("low_accuracy")
+    return {
+        "longitude": round(lon, 7),
+        "latitude": round(lat, 7),
+        "accuracy_m": position.accuracy_m,
+        "source_crs": position.crs,
+        "source_longitude": position.longitude,
+        "source_latitude": position.latitude,
+        "distance_m": round(distance, 1),
+        "on_site": on_site,
+        "flags": flags,
+    }
+
+
+def _check_time(inspected_at: datetime) -> None:
+    now = utcnow()
+    if inspected_at > now + MAX_FUTURE:
+        raise InvalidInput(
+            ("body", "inspected_at"),
+            "inspected_at is more than 10 minutes in the future; check the phone's clock",
+        )
+    if inspected_at < now - MAX_AGE:
+        raise InvalidInput(
+            ("body", "inspected_at"),
+            "inspected_at is more than 60 days ago; reports that old are not accepted",
+        )
+
+
+def _load(session: Session, inspection_id: int) -> Inspection | None:
+    return session.execute(
+        select(Inspection)
+        .where(Inspection.id == inspection_id)
+        .options(
+            selectinload(Inspection.inspector),
+            selectinload(Inspection.reviewed_by),
+            selectinload(Inspection.photos),
+        )
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def get_inspection(*, session: Session, user: User, inspection_id: int) -> Inspection:
+    inspection = _load(session, inspection_id)
+    if inspection is None:
+        raise NotFound(f"Inspection {inspection_id} not found")
+    access.ensure_visible(user, inspection.township_id, f"Inspection {inspection_id}")
+    return inspection
+
+
+def _replay(session: Session, user: User, data: InspectionCreate, digest: str) -> Inspection | None:
+    """The stored report for this ``client_id`` if this is a replay of it; 409 if it differs."""
+    existing_id = session.execute(
+        select(Inspection.id).where(Inspection.client_id == data.client_id)
+    ).scalar_one_or_none()
+    if existing_id is None:
+        return None
+    existing = _load(session, existing_id)
+    assert existing is not None
+    visible = access.township_limit(user) in (None, existing.township_id)
+    if existing.payload_sha256 != digest or not visible:
+        raise Conflict(
+            f"A different report was already submitted with client_id {data.client_id}"
+            f" (receipt {existing.receipt}); give a new report a new client_id"
+        )
+    return existing
+
+
+def submit(
+    *, session: Session, settings: Settings, user: User, data: InspectionCreate
+) -> tuple[Inspection, bool]:
+    """Store a report (True) or return the stored one it replays (False)."""
+    digest = payload_sha256(data)
+    if (existing := _replay(session, user, data, digest)) is not None:
+        return existing, False
+    _check_time(data.inspected_at)
+    facility = facilities.get_facility(
+        session=session, user=user, facility_id=data.facility_id, for_update=True
+    )
+    if facility.status is not FacilityStatus.active:
+        raise Conflict(
+            f"Facility {facility.id} is {facility.status.value}, not active; it takes no reports"
+        )
+    inspection = Inspection(
+        client_id=data.client_id,
+        facility_id=facility.id,
+        township_id=facility.township_id,
+        inspector_id=user.id,
+        inspected_at=data.inspected_at,
+        inspected_on=local_date(data.inspected_at, settings.tz),
+        condition=data.condition,
+        checklist={item.value: answer.value for item, answer in data.checklist.items()},
+        notes=data.notes or None,
+        receipt=receipt_for(data.client_id),
+        payload_sha256=digest,
+        **judge_position(settings=settings, facility=facility, data=data),
+    )
+    try:
+        with session.begin_nested():
+            session.add(inspection)
+    except IntegrityError:
+        # The same client_id committed meanwhile (a retry raced the original).
+        replayed = _replay(session, user, data, digest)
+        if replayed is None:
+            raise
+        session.commit()
+        return replayed, False
+    schedule.refresh_last_inspection(session, facility, tz=settings.tz)
+    session.commit()
+    loaded = _load(session, inspection.id)  # type: ignore[arg-type]
+    assert loaded is not None
+    return loaded, True
+
+
+def review(
+    *, session: Session, settings: Settings, user: User, inspection_id: int, data: ReviewCreate
+) -> Inspection:
+    """Accept or reject a report; the facility's schedule follows in the same transaction."""
+    if data.decision == "rejected" and not data.comment:
+        raise InvalidInput(("body", "comment"), "Say why the report is rejected (comment)")
+    inspection = get_inspection(session=session, user=user, inspection_id=inspection_id)
+    facility = facilities.get_facility(
+        session=session, user=user, facility_id=inspection.facility_id, for_update=True
+    )
+    before = {"review_status": inspection.review_status.value, "comment": inspection.review_comment}
+    inspection.review_status = ReviewStatus(data.decision)
+    inspection.review_comment = data.comment or None
+    inspection.reviewed_by_id = user.id
+    inspection.reviewed_at = utcnow()
+    session.flush()
+    schedule.refresh_last_inspection(session, facility, tz=settings.tz)
+    audit.record(
+        session=session,
+        actor=user,
+        action="inspection.review",
+        object_type="inspection",
+        object_id=inspection.id,
+        before=before,
+        after={"review_status": data.decision, "comment": inspection.review_comment},
+    )
+    session.commit()
+    return get_inspection(session=session, user=user, inspection_id=inspection_id)
+
+
+@dataclass(frozen=True)
+class InspectionFilters:
+    facility_id: int | None = None
+    township_id: int | None = None
+    inspector_id: int | None = None
+    review_status: ReviewStatus | None = None
+    on_site: bool | None = None
+    since: date | None = None
+    until: date | None = None
+    receipt: str | None = None
+
+
+def list_inspections(
+    *, session: Session, user: User, filters: InspectionFilters, limit: int, offset: int
+) -> tuple[list[Inspection], int]:
+    if filters.township_id is not None:
+        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
+    conditions: list[Any] = []
+    for column, value in (
+        (Inspection.facility_id, filters.facility_id),
+        (Inspection.township_id, filters.township_id),
+        (Inspection.inspector_id, filters.inspector_id),
+        (Inspection.review_status, filters.review_status),
+        (Inspection.on_site, filters.on_site),
+        (Inspection.receipt, filters.receipt),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.since is not None:
+        conditions.append(Inspection.inspected_on >= filters.since)
+    if filters.until is not None:
+        conditions.append(Inspection.inspected_on <= filters.until)
+    count = access.scope(select(func.count()).select_from(Inspection), user, Inspection.township_id)
+    total = session.execute(count.where(*conditions)).scalar_one()
+    rows = session.execute(
+        access.scope(select(Inspection), user, Inspection.township_id)
+        .where(*conditions)
+        .options(
+            selectinload(Inspection.inspector),
+            selectinload(Inspection.reviewed_by),
+            selectinload(Inspection.photos),
+        )
+        .order_by(Inspection.inspected_at.desc(), Inspection.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return list(rows), total
+
+
+def to_read(inspection: Inspection) -> InspectionRead:
+    position = None
+    if inspection.longitude is not None and inspection.latitude is not None:
+        position = PositionRead(
+            longitude=inspection.longitude,
+            latitude=inspection.latitude,
+            accuracy_m=inspection.accuracy_m,
+            source_crs=inspection.source_crs or Crs.wgs84,
+            source_longitude=inspection.source_longitude,  # type: ignore[arg-type]
+            source_latitude=inspection.source_latitude,  # type: ignore[arg-type]
+        )
+    return InspectionRead(
+        id=inspection.id,  # type: ignore[arg-type]
+        client_id=inspection.client_id,
+        facility_id=inspection.facility_id,
+        township_id=inspection.township_id,
+        inspector=UserRef.model_validate(inspection.inspector),
+        inspected_at=inspection.inspected_at,
+        received_at=inspection.received_at,
+        condition=inspection.condition,
+        checklist=inspection.checklist,  # type: ignore[arg-type]
+        notes=inspection.notes,
+        position=position,
+        distance_m=inspection.distance_m,
+        on_site=inspection.on_site,
+        flags=inspection.flags,
+        review_status=inspection.review_status,
+        reviewed_by=UserRef.model_validate(inspection.reviewed_by)
+        if inspection.reviewed_by
+        else None,
+        reviewed_at=inspection.reviewed_at,
+        review_comment=inspection.review_comment,
+        receipt=inspection.receipt,
+        photos=[PhotoRead.of(p) for p in inspection.photos],
+    )

@@ -1,0 +1,96 @@
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Index, Text, UniqueConstraint, Uuid
+from sqlmodel import Field, Relationship, SQLModel
+
+from app.models.base import EnumText, UTCDateTime, utcnow
+from app.models.enums import Condition, Crs, ReviewStatus
+from app.models.user import User
+
+
+class Inspection(SQLModel, table=True):
+    """巡查: one visit to a facility, as reported from the inspector's phone."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (
+        # The facility's latest counted visit, and campaign coverage by local date.
+        Index("ix_inspections_facility_inspected_at", "facility_id", "inspected_at"),
+        Index("ix_inspections_township_inspected_on", "township_id", "inspected_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: made by the phone; the same report sent twice is the same report
+    client_id: uuid.UUID = Field(sa_type=Uuid, unique=True)
+    facility_id: int = Field(foreign_key="facilities.id")
+    #: the facility's township when the report was made (scoping, per-township figures)
+    township_id: int = Field(foreign_key="townships.id")
+    inspector_id: int = Field(foreign_key="users.id", index=True)
+    inspected_at: datetime = Field(sa_type=UTCDateTime)
+    #: local (county time) date of ``inspected_at``
+    inspected_on: date
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    condition: Condition = Field(sa_type=EnumText(Condition))
+    checklist: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    notes: str | None = Field(default=None, sa_type=Text)
+    #: the phone's position in WGS-84, and as it was sent
+    longitude: float | None = None
+    latitude: float | None = None
+    accuracy_m: float | None = None
+    source_crs: Crs | None = Field(default=None, sa_type=EnumText(Crs))
+    source_longitude: float | None = None
+    source_latitude: float | None = None
+    distance_m: float | None = None
+    on_site: bool | None = None
+    flags: list[str] = Field(default_factory=list, sa_type=JSON)
+    review_status: ReviewStatus = Field(
+        default=ReviewStatus.submitted, sa_type=EnumText(ReviewStatus), index=True
+    )
+    reviewed_by_id: int | None = Field(default=None, foreign_key="users.id")
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_comment: str | None = Field(default=None, sa_type=Text)
+    #: short code the inspector can read out over the phone
+    receipt: str = Field(max_length=9, index=True)
+    #: SHA-256 of the report as submitted, to tell a replay from a different report
+    payload_sha256: str = Field(max_length=64)
+
+    inspector: User = Relationship(
+        sa_relationship_kwargs={"lazy": "raise", "foreign_keys": "[Inspection.inspector_id]"}
+    )
+    reviewed_by: User | None = Relationship(
+        sa_relationship_kwargs={"lazy": "raise", "foreign_keys": "[Inspection.reviewed_by_id]"}
+    )
+    photos: list["Photo"] = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "raise",
+            "order_by": "Photo.id",
+            "primaryjoin": "Inspection.id == Photo.inspection_id",
+            "foreign_keys": "[Photo.inspection_id]",
+        }
+    )
+
+
+class Photo(SQLModel, table=True):
+    """A photo (EXIF stripped) of an inspection; files are content-addressed in the store."""
+
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("inspection_id", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    inspection_id: int | None = Field(default=None, foreign_key="inspections.id", index=True)
+    #: the owner's township, so a photo is scoped without a join
+    township_id: int = Field(foreign_key="townships.id")
+    #: SHA-256 of the bytes as uploaded (what the phone can compute to identify a retry)
+    sha256: str = Field(max_length=64)
+    #: store keys of the served image and its thumbnail
+    stored_key: str = Field(max_length=128)
+    thumbnail_key: str = Field(max_length=128)
+    content_type: str = Field(max_length=16)
+    width: int
+    height: int
+    size_bytes: int
+    taken_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    exif_longitude: float | None = None
+    exif_latitude: float | None = None
+    uploaded_by_id: int = Field(foreign_key="users.id")
+    uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

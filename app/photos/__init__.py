@@ -1,0 +1,1 @@
+"""Photos of inspections and maintenance work: checked, cleaned, content-addressed, scoped."""

@@ -1,0 +1,173 @@
+"""Photo processing: sniff the type from the bytes, bound the pixels, read EXIF time and
+GPS, apply the orientation, and re-encode without any metadata (DESIGN.md rule 6)."""
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.errors import InvalidInput, UnsupportedMediaType
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+MAX_PHOTOS = 8
+THUMBNAIL_PX = 320
+
+# Pillow refuses at open beyond twice this; between, our own check refuses before decoding.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_FORMATS = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "WEBP": ("image/webp", ".webp"),
+}
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
+
+
+@dataclass(frozen=True)
+class ProcessedPhoto:
+    content_type: str
+    suffix: str
+    image: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+    taken_at: datetime | None
+    exif_longitude: float | None
+    exif_latitude: float | None
+
+
+def sniff(data: bytes) -> str | None:
+    """The image format by its magic bytes (never by a file name or a declared type)."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def process(data: bytes, *, local_tz: tzinfo) -> ProcessedPhoto:
+    """Check and clean one uploaded photo; raises 415/422 errors the client can act on."""
+    kind = sniff(data)
+    if kind is None:
+        raise UnsupportedMediaType(
+            "Only JPEG, PNG or WebP photos are accepted (judged by the bytes)"
+        )
+    too_many = f"The photo has more than {MAX_PIXELS / 1e6:g} megapixels, the most accepted"
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns between its limit and twice it; our own check below decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[kind])  # reads the header only
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise InvalidInput(
+                ("body", "file"),
+                f"The photo is {width}×{height} = {width * height / 1e6:.1f} megapixels;"
+                f" at most {MAX_PIXELS / 1e6:g} are accepted",
+            )
+        image.load()
+        exif = image.getexif()
+        taken_at = _taken_at(exif, local_tz)
+        position = _gps(exif)
+        upright = ImageOps.exif_transpose(image)
+        stored = _encode(upright, kind)
+        thumbnail = _thumbnail(upright)
+    except Image.DecompressionBombError:
+        raise InvalidInput(("body", "file"), too_many) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise InvalidInput(("body", "file"), f"The photo could not be decoded: {exc}") from None
+    content_type, suffix = _FORMATS[kind]
+    return ProcessedPhoto(
+        content_type=content_type,
+        suffix=suffix,
+        image=stored,
+        thumbnail=thumbnail,
+        width=upright.width,
+        height=upright.height,
+        taken_at=taken_at,
+        exif_longitude=position[0] if position else None,
+        exif_latitude=position[1] if position else None,
+    )
+
+
+def _encode(image: Image.Image, kind: str) -> bytes:
+    """Re-encode with no EXIF, XMP or comments: only the pixels (and colour profile) leave."""
+    out = io.BytesIO()
+    icc = image.info.get("icc_profile")
+    if kind == "JPEG":
+        if image.mode not in ("RGB", "L", "CMYK"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=90, icc_profile=icc, exif=b"")
+    elif kind == "PNG":
+        image.save(out, "PNG", icc_profile=icc, exif=b"")
+    else:
+        if image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGBA" if "A" in image.mode else "RGB")
+        image.save(out, "WEBP", quality=85, icc_profile=icc, exif=b"")
+    return out.getvalue()
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    thumb = image.copy()
+    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    if thumb.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = thumb.convert("RGBA")
+        background = Image.new("RGB", rgba.size, "white")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        thumb = background
+    elif thumb.mode != "RGB":
+        thumb = thumb.convert("RGB")
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _taken_at(exif: Image.Exif, local_tz: tzinfo) -> datetime | None:
+    """DateTimeOriginal (with its offset if the camera wrote one, else county time), in UTC."""
+    details = exif.get_ifd(_EXIF_IFD)
+    raw = details.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    zone = _offset(details.get(_OFFSET_TIME_ORIGINAL)) or local_tz
+    return moment.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _offset(value: object) -> tzinfo | None:
+    if not isinstance(value, str) or len(value.strip("\x00 ")) != 6:
+        return None
+    text = value.strip("\x00 ")
+    try:
+        sign = 1 if text[0] == "+" else -1 if text[0] == "-" else None
+        if sign is None:
+            return None
+        return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[4:6])))
+    except ValueError:
+        return None
+
+
+def _gps(exif: Image.Exif) -> tuple[float, float] | None:
+    gps = exif.get_ifd(_GPS_IFD)
+    try:
+        lat = _degrees(gps[2]) * (-1 if str(gps.get(1, "N")).upper().startswith("S") else 1)
+        lon = _degrees(gps[4]) * (-1 if str(gps.get(3, "E")).upper().startswith("W") else 1)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+        return None
+    return round(lon, 7), round(lat, 7)
+
+
+def _degrees(value: object) -> float:
+    d, m, s = (float(part) for part in value)  # type: ignore[union-attr]
+    return d + m / 60 + s / 3600

@@ -1,0 +1,54 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import FileResponse, Response
+
+from app.deps import CurrentUser, SessionDep
+from app.errors import NotFound
+from app.photos import service
+from app.schemas import Id
+
+router = APIRouter(prefix="/photos", tags=["photos"])
+
+_IMAGE = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}}
+
+
+def _serve(request: Request, key: str, media_type: str, if_none_match: str | None) -> Response:
+    # Keys are content addresses: a key's bytes never change, so caching is forever.
+    etag = f'"{key.rsplit("/", 1)[-1].split(".")[0]}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
+    if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    path = request.app.state.photo_store.path(key)
+    if not path.exists():
+        raise NotFound("The photo's file is missing from the photo store")
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+@router.get("/{photo_id}", response_class=FileResponse, responses=_IMAGE, summary="A photo")
+def read_photo(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    photo_id: Id,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    photo = service.get_photo(session=session, user=user, photo_id=photo_id)
+    return _serve(request, photo.stored_key, photo.content_type, if_none_match)
+
+
+@router.get(
+    "/{photo_id}/thumbnail",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+    summary="A photo's thumbnail (JPEG, at most 320 px)",
+)
+def read_thumbnail(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    photo_id: Id,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    photo = service.get_photo(session=session, user=user, photo_id=photo_id)
+    return _serve(request, photo.thumbnail_key, "image/jpeg", if_none_match)

@@ -1,0 +1,1 @@
+"""Figures for the county: the dashboard now, the annual report."""

@@ -1,0 +1,263 @@
+"""Photos: one per request, deduplicated by content, limits with clear answers, EXIF gone."""
+
+import io
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.config import Settings
+from tests.factories import World, report_body
+from tests.photos.images import encoded, jpeg, png_header_only
+
+
+@pytest.fixture
+def report(client: TestClient, world: World) -> dict:
+    body = report_body(world.facility_a)
+    return client.post("/api/v1/inspections", json=body, headers=world.headers("township")).json()
+
+
+def upload(
+    client: TestClient, world: World, report: dict, data: bytes, who: str = "township", name="p.jpg"
+):
+    return client.post(
+        f"/api/v1/inspections/{report['id']}/photos",
+        files={"file": (name, data, "application/octet-stream")},
+        headers=world.headers(who),
+    )
+
+
+def test_a_photo_is_stored_with_its_exif_time_and_position(
+    client: TestClient, world: World, report: dict
+) -> None:
+    data = jpeg(gps=(112.4, 35.683333), taken="2026:11:28 10:30:00")
+    response = upload(client, world, report, data)
+    assert response.status_code == 201, response.text
+    photo = response.json()
+    assert photo["content_type"] == "image/jpeg"
+    assert (photo["width"], photo["height"]) == (200, 100)
+    # no offset in the EXIF: read as county time (UTC+8)
+    assert datetime.fromisoformat(photo["taken_at"]) == datetime(2026, 11, 28, 2, 30, tzinfo=UTC)
+    assert photo["exif_position"] == pytest.approx(
+        {"longitude": 112.4, "latitude": 35.683333}, abs=1e-5
+    )
+    assert photo["url"] == f"/api/v1/photos/{photo['id']}"
+    import hashlib
+
+    assert photo["sha256"] == hashlib.sha256(data).hexdigest()
+    again = client.get(
+        f"/api/v1/inspections/{report['id']}", headers=world.headers("county")
+    ).json()
+    assert [p["id"] for p in again["photos"]] == [photo["id"]]
+
+
+def test_an_exif_offset_is_honoured(client: TestClient, world: World, report: dict) -> None:
+    photo = upload(client, world, report, jpeg(taken="2026:11:28 10:30:00", offset="+00:00")).json()
+    assert datetime.fromisoformat(photo["taken_at"]) == datetime(2026, 11, 28, 10, 30, tzinfo=UTC)
+
+
+def test_the_served_photo_and_thumbnail_carry_no_exif(
+    client: TestClient, world: World, report: dict
+) -> None:
+    photo = upload(client, world, report, jpeg()).json()
+    served = client.get(photo["url"], headers=world.headers("township"))
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(served.content))
+    assert dict(image.getexif()) == {}
+    assert image.getexif().get_ifd(0x8825) == {}
+    assert b"Exif" not in served.content[:4096]
+    thumb = client.get(photo["thumbnail_url"], headers=world.headers("township"))
+    thumbnail = Image.open(io.BytesIO(thumb.content))
+    assert max(thumbnail.size) <= 320
+    assert dict(thumbnail.getexif()) == {}
+
+
+def test_exif_orientation_is_applied(client: TestClient, world: World, report: dict) -> None:
+    photo = upload(client, world, report, jpeg(size=(200, 100), orientation=6)).json()
+    assert (photo["width"], photo["height"]) == (100, 200)
+    served = Image.open(
+        io.BytesIO(client.get(photo["url"], headers=world.headers("county")).content)
+    )
+    assert served.size == (100, 200)
+
+
+def test_a_large_photo_gets_a_320px_thumbnail(
+    client: TestClient, world: World, report: dict
+) -> None:
+    photo = upload(client, world, report, jpeg(size=(1600, 1200), gps=None)).json()
+    thumb = client.get(photo["thumbnail_url"], headers=world.headers("county"))
+    assert Image.open(io.BytesIO(thumb.content)).size == (320, 240)
+
+
+@pytest.mark.parametrize(("kind", "content_type"), [("PNG", "image/png"), ("WEBP", "image/webp")])
+def test_png_and_webp_are_accepted(client, world, report, kind: str, content_type: str) -> None:
+    response = upload(client, world, report, encoded(kind), name="photo.bin")
+    assert response.status_code == 201
+    assert response.json()["content_type"] == content_type
+
+
+def test_the_same_bytes_again_return_the_same_photo(
+    client: TestClient, world: World, report: dict
+) -> None:
+    data = jpeg()
+    first = upload(client, world, report, data)
+    second = upload(client, world, report, data)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json() == second.json()
+
+
+def test_concurrent_retries_of_one_photo_store_it_once(app, world: World, report: dict) -> None:
+    data = jpeg()
+    results = []
+    barrier = threading.Barrier(5)
+    with TestClient(app) as client:
+
+        def send() -> None:
+            barrier.wait()
+            results.append(upload(client, world, report, data))
+
+        threads = [threading.Thread(target=send) for _ in range(5)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        stored = client.get(f"/api/v1/inspections/{report['id']}", headers=world.headers("county"))
+    assert sorted(r.status_code for r in results) == [200] * 4 + [201]
+    assert len(stored.json()["photos"]) == 1
+
+
+def test_files_are_content_addressed_in_the_photo_directory(
+    client: TestClient, world: World, report: dict, settings: Settings
+) -> None:
+    upload(client, world, report, jpeg())
+    files = [p for p in Path(settings.photo_path).rglob("*") if p.is_file()]
+    assert len(files) == 2  # the image and its thumbnail
+    import hashlib
+
+    for path in files:
+        assert path.stem == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert path.parent.name == path.stem[2:4]
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def test_a_ninth_photo_is_409(client: TestClient, world: World, report: dict) -> None:
+    for i in range(8):
+        assert upload(client, world, report, jpeg(colour=(i * 20, 0, 0))).status_code == 201
+    ninth = upload(client, world, report, jpeg(colour=(255, 255, 0)))
+    assert ninth.status_code == 409
+    assert "8 photos" in ninth.json()["detail"]
+    # a retry of one already stored is still answered
+    assert upload(client, world, report, jpeg(colour=(0, 0, 0))).status_code == 200
+
+
+def test_over_10_mib_is_413(client: TestClient, world: World, report: dict) -> None:
+    data = jpeg() + b"\x00" * (10 * 1024 * 1024)
+    response = upload(client, world, report, data)
+    assert response.status_code == 413
+    assert "10 MiB" in response.json()["detail"]
+
+
+def test_a_chunked_upload_over_the_limit_is_413_while_it_streams(
+    client: TestClient, world: World, report: dict
+) -> None:
+    sent = 0
+
+    def body():
+        nonlocal sent
+        boundary = b'--x\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\n\r\n'
+        yield boundary
+        for _ in range(200):  # 200 × 64 KiB = 12.5 MiB, never all in memory at once
+            sent += 65536
+            yield b"\xff" * 65536
+        yield b"\r\n--x--\r\n"
+
+    response = client.post(
+        f"/api/v1/inspections/{report['id']}/photos",
+        content=body(),
+        headers=world.headers("township") | {"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GIF89a" + b"\x00" * 100, b"%PDF-1.4 not a photo", b"", encoded("BMP"), encoded("TIFF")],
+    ids=["gif", "pdf", "empty", "bmp", "tiff"],
+)
+def test_anything_but_jpeg_png_webp_is_415(
+    client: TestClient, world: World, report: dict, data
+) -> None:
+    response = upload(client, world, report, data, name="photo.jpg")
+    assert response.status_code == 415
+    assert "JPEG, PNG or WebP" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("size", [(8000, 5001), (20000, 20000)], ids=["just-over", "bomb"])
+def test_over_40_megapixels_is_422_before_decoding(
+    client: TestClient, world: World, report: dict, size
+) -> None:
+    # the file claims the size but holds almost no pixels: only the header is read
+    response = upload(client, world, report, png_header_only(*size), name="p.png")
+    assert response.status_code == 422
+    assert "megapixels" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    "data", [jpeg()[:300], b"\x89PNG\r\n\x1a\n" + b"junk" * 10], ids=["truncated-jpeg", "junk-png"]
+)
+def test_undecodable_images_are_422(client: TestClient, world: World, report: dict, data) -> None:
+    response = upload(client, world, report, data)
+    assert response.status_code == 422
+    assert "could not be decoded" in response.json()["detail"][0]["msg"]
+
+
+def test_a_missing_file_field_is_422(client: TestClient, world: World, report: dict) -> None:
+    response = client.post(
+        f"/api/v1/inspections/{report['id']}/photos",
+        data={"other": "x"},
+        headers=world.headers("township"),
+    )
+    assert response.status_code == 422
+
+
+# --- who sees photos ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("township", 201), ("county", 201), ("admin", 201), ("other", 404), ("anonymous", 401)],
+)
+def test_uploading_is_scoped_to_the_reports_township(
+    client: TestClient, world: World, report: dict, who: str, status: int
+) -> None:
+    assert upload(client, world, report, jpeg(), who=who).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("township", 200), ("county", 200), ("other", 404), ("anonymous", 401)]
+)
+def test_serving_is_scoped_to_the_photos_township(
+    client: TestClient, world: World, report: dict, who: str, status: int
+) -> None:
+    photo = upload(client, world, report, jpeg()).json()
+    assert client.get(photo["url"], headers=world.headers(who)).status_code == status
+    assert client.get(photo["thumbnail_url"], headers=world.headers(who)).status_code == status
+
+
+def test_photos_are_cached_by_etag(client: TestClient, world: World, report: dict) -> None:
+    photo = upload(client, world, report, jpeg()).json()
+    first = client.get(photo["url"], headers=world.headers("county"))
+    assert "immutable" in first.headers["cache-control"]
+    assert first.headers["cache-control"].startswith("private")
+    etag = first.headers["etag"]
+    again = client.get(photo["url"], headers=world.headers("county") | {"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+def test_a_missing_photo_is_404(client: TestClient, world: World) -> None:
+    assert client.get("/api/v1/photos/999", headers=world.headers("admin")).status_code == 404
