@@ -90,7 +90,8 @@ def seed() -> None:
     console.print(
         f"Seed: {report.townships_created} townships, {report.policies_created} policies, "
         f"{facilities.created} facilities added; {facilities.updated} updated, "
-        f"{facilities.unchanged} unchanged; {report.inspections_created} demo patrols added."
+        f"{facilities.unchanged} unchanged; demo data: {report.inspections_created} patrols,"
+        f" {report.allocations_created} allocations, {report.orders_created} orders added."
     )
     if settings.env == "development":
         table = Table(title="Demo sign-ins 演示账号 (development only)")

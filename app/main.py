@@ -17,8 +17,10 @@ from app.db import Database
 from app.errors import install_error_handlers
 from app.exports.router import router as exports_router
 from app.facilities.router import router as facilities_router
+from app.funds.router import router as funds_router
 from app.inspections.router import router as inspections_router
 from app.limits import BodyLimitMiddleware
+from app.maintenance.router import router as maintenance_router
 from app.photos.processing import MAX_BYTES as MAX_PHOTO_BYTES
 from app.photos.router import router as photos_router
 from app.photos.store import LocalPhotoStore
@@ -29,7 +31,7 @@ from app.townships.router import router as townships_router
 STATIC_DIR = Path(__file__).parent / "static"
 #: JSON bodies are small; photo uploads get room for one photo plus multipart framing
 DEFAULT_BODY_LIMIT = 1024 * 1024
-BODY_LIMITS = [(r"/api/v1/inspections/\d+/photos", MAX_PHOTO_BYTES + 64 * 1024)]
+BODY_LIMITS = [(r"/api/v1/(inspections|maintenance)/\d+/photos", MAX_PHOTO_BYTES + 64 * 1024)]
 
 DESCRIPTION = """
 零散烈士纪念设施巡查管护系统 — registry, patrols, maintenance and protection funds
@@ -71,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inspections_router,
         photos_router,
         schedule_router,
+        maintenance_router,
+        funds_router,
         reports_router,
         exports_router,
         audit_router,

@@ -3,24 +3,33 @@
 import csv
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.auth import service as auth
 from app.auth.schemas import UserCreate
 from app.config import Settings
 from app.facilities import importer
+from app.funds import service as funds
+from app.funds.schemas import AllocationCreate
 from app.inspections import service as inspections
 from app.inspections.schemas import InspectionCreate, Position
+from app.maintenance import service as maintenance
+from app.maintenance.schemas import Completion, OrderCreate
 from app.models import (
     DEFAULT_INTERVAL_DAYS,
     ChecklistAnswer,
     ChecklistItem,
     Condition,
     Facility,
+    FundAllocation,
+    FundSource,
     Inspection,
+    MaintenanceCategory,
+    MaintenanceOrder,
     PatrolPolicy,
     Role,
     Township,
@@ -57,6 +66,8 @@ class SeedReport:
     facilities: importer.ImportResult | None = None
     users_created: list[DemoLogin] = field(default_factory=list)
     inspections_created: int = 0
+    allocations_created: int = 0
+    orders_created: int = 0
 
 
 def _townships(session: Session) -> int:
@@ -113,7 +124,123 @@ def load(*, session: Session, settings: Settings) -> SeedReport:
     if settings.env == "development":
         report.users_created = _demo_users(session)
         report.inspections_created = _demo_inspections(session, settings)
+        report.allocations_created = _demo_allocations(session)
+        report.orders_created = _demo_orders(session, settings)
     return report
+
+
+#: the county's yearly protection funds for scattered facilities (2025 report: 10万元)
+DEMO_FUNDS_FEN = 10_000_000
+DEMO_FUNDS_YEAR = 2025
+
+
+def split_by_weight(total: int, weights: dict[int, int]) -> dict[int, int]:
+    """Split ``total`` fen in proportion to ``weights``, exactly (largest remainder)."""
+    whole = sum(weights.values())
+    shares = {key: total * weight // whole for key, weight in weights.items()}
+    remainders = sorted(weights, key=lambda key: (-(total * weights[key] % whole), key))
+    for key in remainders[: total - sum(shares.values())]:
+        shares[key] += 1
+    return shares
+
+
+def _demo_allocations(session: Session) -> int:
+    """2025 allocations of 100,000 yuan over the townships, by their number of facilities."""
+    exists = session.exec(
+        select(FundAllocation.id).where(FundAllocation.year == DEMO_FUNDS_YEAR)
+    ).first()
+    if exists is not None:
+        return 0
+    counts = dict(
+        session.exec(
+            select(Facility.township_id, func.count()).group_by(Facility.township_id)
+        ).all()
+    )
+    created = 0
+    for township_id, amount in split_by_weight(DEMO_FUNDS_FEN, counts).items():
+        if amount <= 0:
+            continue
+        funds.allocate(
+            session=session,
+            actor=None,
+            data=AllocationCreate(
+                township_id=township_id,
+                year=DEMO_FUNDS_YEAR,
+                amount_fen=amount,
+                source=FundSource.county,
+                document_no="【样例】沁退役军人发〔2025〕8号",
+                allocated_on=date(DEMO_FUNDS_YEAR, 3, 15),
+                note="示例数据：按各乡镇设施数量分配",
+            ),
+        )
+        created += 1
+    return created
+
+
+def _demo_orders(session: Session, settings: Settings) -> int:
+    """A few 2025 orders in each state, run through the real transitions (and ledger)."""
+    if session.exec(
+        select(MaintenanceOrder.id).where(MaintenanceOrder.title.startswith("【样例】"))
+    ).first():
+        return 0
+    admin = session.exec(select(User).where(User.username == "admin")).one()
+    sample = session.exec(
+        select(Facility).where(Facility.name.startswith("【样例】")).order_by(Facility.code)
+    ).all()
+    plans = [
+        ("planned", MaintenanceCategory.repair, "简介牌褪色更换", 120_000),
+        ("approved", MaintenanceCategory.environment, "周边杂草清理及祭扫通道修整", 80_000),
+        ("in_progress", MaintenanceCategory.repair, "碑体裂缝修补", 350_000),
+        ("completed", MaintenanceCategory.routine_care, "清明前日常管护", 50_000),
+        ("completed", MaintenanceCategory.equipment, "保护范围界桩更新", 210_000),
+        ("cancelled", MaintenanceCategory.exhibition, "增设宣传展板（并入县级项目）", 150_000),
+    ]
+    for index, (state, category, title, cost) in enumerate(plans):
+        facility = sample[index * 7 % len(sample)]
+        order = maintenance.create_order(
+            session=session,
+            settings=settings,
+            user=admin,
+            data=OrderCreate(
+                facility_id=facility.id,  # type: ignore[arg-type]
+                category=category,
+                title=f"【样例】{title}",
+                description="示例维修工单",
+                planned_cost_fen=cost,
+                due_on=date(DEMO_FUNDS_YEAR, 9, 20),
+                assignee="样例施工队",
+                year=DEMO_FUNDS_YEAR,
+            ),
+        )
+        order_id = order.id
+        if state == "cancelled":
+            maintenance.approve(
+                session=session, user=admin, order_id=order_id, override_reason=None
+            )
+            maintenance.cancel(
+                session=session, user=admin, order_id=order_id, reason="并入县级项目"
+            )
+            continue
+        if state == "planned":
+            continue
+        maintenance.approve(session=session, user=admin, order_id=order_id, override_reason=None)
+        if state == "approved":
+            continue
+        maintenance.start(session=session, user=admin, order_id=order_id)
+        if state == "completed":
+            maintenance.complete(
+                session=session,
+                settings=settings,
+                user=admin,
+                order_id=order_id,
+                data=Completion(
+                    actual_cost_fen=cost - 3_500 * index,
+                    completed_on=date(DEMO_FUNDS_YEAR, 9, 25),
+                    payee="样例施工队",
+                    invoice_no=f"SAMPLE-2025-{index:03d}",
+                ),
+            )
+    return len(plans)
 
 
 def _demo_inspections(session: Session, settings: Settings) -> int:

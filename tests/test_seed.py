@@ -112,3 +112,51 @@ def test_production_refuses_to_start_without_a_secret_key(
     result = cli_env.invoke(cli, ["migrate"])
     assert result.exit_code == 2
     assert "MEMORIAL_SECRET_KEY must be set in production" in result.output
+
+
+def test_seed_allocates_100000_yuan_for_2025_by_facility_count(
+    cli_env: CliRunner, db: Database
+) -> None:
+    from collections import Counter
+
+    from app.models import FundAllocation, LedgerEntry, MaintenanceOrder, OrderStatus
+
+    cli_env.invoke(cli, ["seed"])
+    with db.session() as session:
+        allocations = session.exec(select(FundAllocation)).scalars().all()
+        facilities = session.exec(select(Facility)).scalars().all()
+        orders = session.exec(select(MaintenanceOrder)).scalars().all()
+        ledger = session.exec(select(LedgerEntry)).scalars().all()
+    assert {a.year for a in allocations} == {2025}
+    assert sum(a.amount_fen for a in allocations) == 10_000_000
+    per_township = Counter(f.township_id for f in facilities)
+    for allocation in allocations:
+        exact = 10_000_000 * per_township[allocation.township_id] / len(facilities)
+        assert abs(allocation.amount_fen - exact) < 1
+    assert {o.status for o in orders} == set(OrderStatus)
+    available = sum(e.amount_fen for e in ledger)
+    spent = sum(o.actual_cost_fen or 0 for o in orders if o.status is OrderStatus.completed)
+    committed = sum(
+        o.planned_cost_fen
+        for o in orders
+        if o.status in (OrderStatus.approved, OrderStatus.in_progress)
+    )
+    assert available == 10_000_000 - spent - committed
+
+
+@pytest.mark.parametrize(
+    ("total", "weights"),
+    [
+        (10_000_000, {1: 5, 2: 5, 3: 4}),
+        (100, {1: 1, 2: 1, 3: 1}),
+        (7, {1: 3, 2: 0, 3: 9}),
+        (1, {5: 2, 6: 2}),
+    ],
+)
+def test_split_by_weight_is_exact(total: int, weights: dict[int, int]) -> None:
+    from app.seed import split_by_weight
+
+    shares = split_by_weight(total, weights)
+    assert sum(shares.values()) == total
+    for key, weight in weights.items():
+        assert abs(shares[key] - total * weight / sum(weights.values())) < 1

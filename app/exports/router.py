@@ -7,9 +7,19 @@ from fastapi.responses import Response
 
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
-from app.exports.tables import XLSX, Sheet, csv_response, xlsx_response
+from app.exports.tables import (
+    PERCENT_FORMAT,
+    XLSX,
+    YUAN_FORMAT,
+    Sheet,
+    csv_response,
+    xlsx_response,
+)
+from app.funds import service as funds
+from app.funds.money import rate, yuan_decimal
 from app.models import Facility, Tier
-from app.models.enums import KIND_LABELS_ZH, TIER_LABELS_ZH
+from app.models.enums import CATEGORY_LABELS_ZH, ENTRY_LABELS_ZH, KIND_LABELS_ZH, TIER_LABELS_ZH
+from app.reports import annual
 from app.schedule import service as schedule
 from app.schemas import Id
 
@@ -97,3 +107,180 @@ def export_overdue_xlsx(
         widths=OVERDUE_WIDTHS,
     )
     return xlsx_response(f"逾期未巡查设施_{as_of.isoformat()}.xlsx", [sheet])
+
+
+FUND_SUMMARY_HEADER = [
+    "乡镇",
+    "区划代码",
+    "下拨(元)",
+    "已占用(元)",
+    "已支出(元)",
+    "可用(元)",
+    "执行率",
+]
+LEDGER_HEADER = [
+    "序号", "记账时间", "乡镇", "年度", "类型", "金额(元)", "维修工单", "下拨记录", "经办人",
+    "说明", "超额批准理由",
+]  # fmt: skip
+_MONEY = {i: YUAN_FORMAT for i in (2, 3, 4, 5)}
+
+
+def _fund_sheets(session: SessionDep, user: CurrentUser, year: int, tz: Any) -> list[Sheet]:
+    accounts = funds.summary(session=session, user=user, year=year)
+    names = {t.id: t.name for t, _ in accounts}
+    summary_rows: list[list[Any]] = [
+        [
+            t.name,
+            t.code,
+            yuan_decimal(a.allocated_fen),
+            yuan_decimal(a.committed_fen),
+            yuan_decimal(a.spent_fen),
+            yuan_decimal(a.available_fen),
+            rate(a.spent_fen, a.allocated_fen),
+        ]
+        for t, a in accounts
+    ]
+    totals = [
+        sum(getattr(a, f) for _, a in accounts)
+        for f in ("allocated_fen", "committed_fen", "spent_fen")
+    ]
+    allocated, committed, spent = totals
+    available = allocated - committed - spent
+    summary_rows.append(
+        ["合计", "", *map(yuan_decimal, (allocated, committed, spent, available)),
+         rate(spent, allocated)]
+    )  # fmt: skip
+    entries, _ = funds.ledger(session=session, user=user, township_id=None, year=year, limit=None)
+    ledger_rows = (
+        [
+            entry.id,
+            entry.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            names.get(entry.township_id, entry.township_id),
+            entry.year,
+            ENTRY_LABELS_ZH[entry.kind],
+            yuan_decimal(entry.amount_fen),
+            entry.order_id,
+            entry.allocation_id,
+            username or "",
+            entry.reason or "",
+            entry.override_reason or "",
+        ]
+        for entry, username in entries
+    )
+    return [
+        Sheet(
+            title=f"经费汇总 {year}",
+            header=FUND_SUMMARY_HEADER,
+            rows=summary_rows,
+            widths=[12, 12, 14, 14, 14, 14, 10],
+            formats=_MONEY | {6: PERCENT_FORMAT},
+        ),
+        Sheet(
+            title=f"经费台账 {year}",
+            header=LEDGER_HEADER,
+            rows=ledger_rows,
+            widths=[8, 18, 10, 8, 10, 14, 10, 10, 12, 30, 24],
+            formats={5: YUAN_FORMAT},
+        ),
+    ]
+
+
+YearParam = Annotated[
+    int | None, Query(ge=2000, le=2100, description="default: the latest year with allocations")
+]
+
+
+@router.get(
+    "/funds.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+    summary="Fund summary and ledger of a year as an Excel workbook",
+)
+def export_funds(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: YearParam = None
+) -> Response:
+    year = year or funds.default_year(session, fallback=local_today(settings.tz).year)
+    return xlsx_response(
+        f"零散烈士纪念设施保护经费_{year}.xlsx", _fund_sheets(session, user, year, settings.tz)
+    )
+
+
+@router.get(
+    "/annual.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+    summary="The annual report as an Excel workbook",
+)
+def export_annual(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: YearParam = None
+) -> Response:
+    year = year or funds.default_year(session, fallback=local_today(settings.tz).year)
+    report = annual.annual_report(session=session, user=user, year=year)
+    facilities = Sheet(
+        title="设施",
+        header=["乡镇", "在管设施", *(TIER_LABELS_ZH[t] for t in Tier)],
+        rows=[
+            [row.township.name, row.active, *(row.by_tier[t] for t in Tier)]
+            for row in report.facilities.by_township
+        ]
+        + [["合计", report.facilities.active_total, *(report.facilities.by_tier[t] for t in Tier)]],
+        widths=[12, 10, 10, 8, 8, 8, 8],
+    )
+    patrols = Sheet(
+        title="巡查",
+        header=["乡镇", "巡查次数", "覆盖设施", "现场巡查率"],
+        rows=[
+            [row.township.name, row.inspections, row.facilities_inspected, row.on_site_rate]
+            for row in report.patrols.by_township
+        ]
+        + [
+            [
+                "合计",
+                report.patrols.total,
+                report.patrols.facilities_inspected,
+                report.patrols.on_site_rate,
+            ]
+        ],
+        widths=[12, 10, 10, 12],
+        formats={3: PERCENT_FORMAT},
+    )
+    campaigns = Sheet(
+        title="集中巡查",
+        header=["名称", "开始", "结束", "应巡查", "已巡查", "覆盖率"],
+        rows=[
+            [c.name, c.starts_on, c.ends_on, c.in_scope, c.inspected, c.coverage]
+            for c in report.campaigns
+        ],
+        widths=[28, 12, 12, 8, 8, 10],
+        formats={5: PERCENT_FORMAT},
+    )
+    maintenance = Sheet(
+        title="维修",
+        header=["类别", "工单", "已完成", "支出(元)"],
+        rows=[
+            [CATEGORY_LABELS_ZH[c.category], c.orders, c.completed, yuan_decimal(c.spent_fen)]
+            for c in report.maintenance.by_category
+        ],
+        widths=[12, 8, 8, 14],
+        formats={3: YUAN_FORMAT},
+    )
+    overview = Sheet(
+        title=f"{year}年度概况",
+        header=["项目", "数值"],
+        rows=[
+            ["年度报告摘要", report.summary_zh],
+            ["在管设施（处）", report.facilities.active_total],
+            ["巡查（次）", report.patrols.total],
+            ["发现问题（处）", report.problems.reports_with_problems],
+            ["维修工单（项）", report.problems.orders_opened],
+            ["已完成（项）", report.problems.orders_completed],
+            ["下拨经费（元）", yuan_decimal(report.funds.totals.allocated_fen)],
+            ["已支出（元）", yuan_decimal(report.funds.totals.spent_fen)],
+        ],
+        widths=[16, 100],
+    )
+    fund_sheets = _fund_sheets(session, user, year, settings.tz)
+    return xlsx_response(
+        f"零散烈士纪念设施年度报告_{year}.xlsx",
+        [overview, facilities, patrols, campaigns, maintenance, *fund_sheets],
+    )

@@ -3,7 +3,7 @@
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -15,12 +15,18 @@ from openpyxl.styles import Font
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+YUAN_FORMAT = "#,##0.00"
+PERCENT_FORMAT = "0.0%"
+
+
 @dataclass
 class Sheet:
     title: str
     header: Sequence[str]
     rows: Iterable[Sequence[Any]]
     widths: Sequence[int] = ()
+    #: number formats by column index, e.g. {2: YUAN_FORMAT}
+    formats: dict[int, str] = field(default_factory=dict)
 
 
 def _disposition(filename: str) -> str:
@@ -60,7 +66,18 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
             header.append(cell)
         sheet.append(header)
         for row in spec.rows:
-            sheet.append(list(row))
+            if not spec.formats:
+                sheet.append(list(row))
+                continue
+            cells: list[Any] = []
+            for index, value in enumerate(row):
+                if index in spec.formats and value is not None:
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.number_format = spec.formats[index]
+                    cells.append(cell)
+                else:
+                    cells.append(value)
+            sheet.append(cells)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

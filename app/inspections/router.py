@@ -8,6 +8,7 @@ from app.inspections import service
 from app.inspections.schemas import InspectionCreate, InspectionRead, ReviewCreate
 from app.models import Inspection, ReviewStatus
 from app.photos import service as photos
+from app.photos.router import UPLOAD_RESPONSES, receive_upload
 from app.photos.schemas import PhotoRead
 from app.schemas import Id, Page, SafeText
 
@@ -93,13 +94,7 @@ def review_inspection(
     "/{inspection_id}/photos",
     response_model=PhotoRead,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        200: {"model": PhotoRead, "description": "the same bytes again: the stored photo"},
-        409: {"description": "already 8 photos"},
-        413: {"description": "over 10 MiB"},
-        415: {"description": "not JPEG, PNG or WebP"},
-        422: {"description": "over 40 megapixels, or not decodable"},
-    },
+    responses=UPLOAD_RESPONSES,
     summary="Add one photo to a report (JPEG, PNG or WebP; at most 10 MiB, 40 MP, 8 per report)",
 )
 def upload_photo(
@@ -120,13 +115,12 @@ def upload_photo(
         model=Inspection,
         label=f"Inspection {inspection_id}",
     )
-    photo, created = photos.attach(
+    return receive_upload(
+        request=request,
         db=db,
-        store=request.app.state.photo_store,
         settings=settings,
         user=user,
+        response=response,
         owner=owner,
-        data=file.file.read(),
+        file=file,
     )
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return PhotoRead.of(photo)

@@ -9,14 +9,21 @@ from app.models.enums import (
     ChecklistItem,
     Condition,
     Crs,
+    EntryKind,
     FacilityKind,
     FacilityStatus,
+    FundSource,
+    MaintenanceCategory,
+    OrderStatus,
+    PhotoStage,
     ReviewStatus,
     Role,
     Tier,
 )
 from app.models.facility import Facility
+from app.models.funds import FundAccount, FundAllocation, LedgerEntry
 from app.models.inspection import Inspection, Photo
+from app.models.maintenance import MaintenanceOrder
 from app.models.schedule import DEFAULT_INTERVAL_DAYS, PatrolPolicy
 from app.models.township import Township
 from app.models.user import LoginThrottle, User
@@ -31,13 +38,22 @@ __all__ = [
     "ChecklistItem",
     "Condition",
     "Crs",
+    "EntryKind",
     "Facility",
     "FacilityKind",
     "FacilityStatus",
+    "FundAccount",
+    "FundAllocation",
+    "FundSource",
     "Inspection",
+    "LedgerEntry",
     "LoginThrottle",
+    "MaintenanceCategory",
+    "MaintenanceOrder",
+    "OrderStatus",
     "PatrolPolicy",
     "Photo",
+    "PhotoStage",
     "ReviewStatus",
     "Role",
     "Tier",

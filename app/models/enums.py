@@ -149,3 +149,79 @@ REVIEW_LABELS_ZH = {
     ReviewStatus.accepted: "已通过",
     ReviewStatus.rejected: "已退回",
 }
+
+
+class MaintenanceCategory(StrEnum):
+    """Fund uses of 《烈士纪念设施保护管理办法》 Art. 6, plus routine care."""
+
+    repair = "repair"
+    equipment = "equipment"
+    environment = "environment"
+    exhibition = "exhibition"
+    commemoration = "commemoration"
+    routine_care = "routine_care"
+
+
+class OrderStatus(StrEnum):
+    planned = "planned"
+    approved = "approved"
+    in_progress = "in_progress"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class FundSource(StrEnum):
+    county = "county"
+    provincial = "provincial"
+    central = "central"
+    other = "other"
+
+
+class EntryKind(StrEnum):
+    """A ledger entry's kind; its signed amount is its effect on what is available."""
+
+    allocation = "allocation"
+    commitment = "commitment"
+    release = "release"
+    expenditure = "expenditure"
+    reversal = "reversal"
+
+
+class PhotoStage(StrEnum):
+    """When a maintenance photo was taken."""
+
+    before = "before"
+    after = "after"
+
+
+CATEGORY_LABELS_ZH = {
+    MaintenanceCategory.repair: "维修改造",
+    MaintenanceCategory.equipment: "设备更新",
+    MaintenanceCategory.environment: "环境整治",
+    MaintenanceCategory.exhibition: "展陈宣传",
+    MaintenanceCategory.commemoration: "祭扫纪念",
+    MaintenanceCategory.routine_care: "日常管护",
+}
+
+ORDER_STATUS_LABELS_ZH = {
+    OrderStatus.planned: "计划",
+    OrderStatus.approved: "已批准",
+    OrderStatus.in_progress: "实施中",
+    OrderStatus.completed: "已完成",
+    OrderStatus.cancelled: "已取消",
+}
+
+SOURCE_LABELS_ZH = {
+    FundSource.county: "县级",
+    FundSource.provincial: "省级",
+    FundSource.central: "中央",
+    FundSource.other: "其他",
+}
+
+ENTRY_LABELS_ZH = {
+    EntryKind.allocation: "下拨",
+    EntryKind.commitment: "预算占用",
+    EntryKind.release: "占用释放",
+    EntryKind.expenditure: "支出",
+    EntryKind.reversal: "冲销",
+}

@@ -1,11 +1,11 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Index, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, CheckConstraint, Index, Text, UniqueConstraint, Uuid
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
-from app.models.enums import Condition, Crs, ReviewStatus
+from app.models.enums import Condition, Crs, PhotoStage, ReviewStatus
 from app.models.user import User
 
 
@@ -71,13 +71,25 @@ class Inspection(SQLModel, table=True):
 
 
 class Photo(SQLModel, table=True):
-    """A photo (EXIF stripped) of an inspection; files are content-addressed in the store."""
+    """A photo (EXIF stripped) of an inspection or of maintenance work; files are
+    content-addressed in the store."""
 
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("inspection_id", "sha256"),)
+    __table_args__ = (
+        UniqueConstraint("inspection_id", "sha256"),
+        UniqueConstraint("maintenance_order_id", "sha256"),
+        CheckConstraint(
+            "(inspection_id IS NULL) != (maintenance_order_id IS NULL)", name="one_owner"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     inspection_id: int | None = Field(default=None, foreign_key="inspections.id", index=True)
+    maintenance_order_id: int | None = Field(
+        default=None, foreign_key="maintenance_orders.id", index=True
+    )
+    #: before or after the work (maintenance photos only)
+    stage: PhotoStage | None = Field(default=None, sa_type=EnumText(PhotoStage))
     #: the owner's township, so a photo is scoped without a join
     township_id: int = Field(foreign_key="townships.id")
     #: SHA-256 of the bytes as uploaded (what the phone can compute to identify a retry)

@@ -1,16 +1,52 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
+from app.config import Settings
+from app.db import Database
 from app.deps import CurrentUser, SessionDep
 from app.errors import NotFound
+from app.models import User
 from app.photos import service
+from app.photos.schemas import PhotoRead
 from app.schemas import Id
 
 router = APIRouter(prefix="/photos", tags=["photos"])
 
 _IMAGE = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}}
+
+#: the answers of every photo upload route (reports and maintenance orders alike)
+UPLOAD_RESPONSES: dict[int | str, dict] = {
+    200: {"model": PhotoRead, "description": "the same bytes again: the stored photo"},
+    409: {"description": "already 8 photos"},
+    413: {"description": "over 10 MiB"},
+    415: {"description": "not JPEG, PNG or WebP"},
+    422: {"description": "over 40 megapixels, or not decodable"},
+}
+
+
+def receive_upload(
+    *,
+    request: Request,
+    db: Database,
+    settings: Settings,
+    user: User,
+    response: Response,
+    owner: service.PhotoOwner,
+    file: UploadFile,
+) -> PhotoRead:
+    """Attach the uploaded file to ``owner``: 201 for a new photo, 200 for the same bytes."""
+    photo, created = service.attach(
+        db=db,
+        store=request.app.state.photo_store,
+        settings=settings,
+        user=user,
+        owner=owner,
+        data=file.file.read(),
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return PhotoRead.of(photo)
 
 
 def _serve(request: Request, key: str, media_type: str, if_none_match: str | None) -> Response:

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from app.models import Photo
+from app.models import Photo, PhotoStage
 
 
 class ExifPosition(BaseModel):
@@ -18,6 +18,9 @@ class PhotoRead(BaseModel):
     content_type: str
     taken_at: datetime | None = Field(description="from the photo's EXIF, in UTC")
     exif_position: ExifPosition | None = Field(description="from the photo's EXIF GPS")
+    stage: PhotoStage | None = Field(
+        default=None, description="maintenance photos: before or after the work"
+    )
     url: str
     thumbnail_url: str
 
@@ -34,6 +37,7 @@ class PhotoRead(BaseModel):
             content_type=photo.content_type,
             taken_at=photo.taken_at,
             exif_position=position,
+            stage=photo.stage,
             url=f"/api/v1/photos/{photo.id}",
             thumbnail_url=f"/api/v1/photos/{photo.id}/thumbnail",
         )

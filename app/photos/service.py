@@ -16,20 +16,22 @@ from app import access
 from app.config import Settings
 from app.db import Database
 from app.errors import Conflict, NotFound, PayloadTooLarge
-from app.models import Photo, User
+from app.models import Photo, PhotoStage, User
 from app.photos import processing
 from app.photos.store import PhotoStore
 
 
 @dataclass(frozen=True)
 class PhotoOwner:
-    """What a photo belongs to: its column on ``photos``, its row, and its township."""
+    """What a photo belongs to: its column on ``photos``, its row, its township, and
+    (maintenance photos) the stage; the 8-photo limit counts per owner and stage."""
 
     column: str
     id: int
     township_id: int
     model: Any
     label: str
+    stage: PhotoStage | None = None
 
     def condition(self) -> Any:
         return getattr(Photo, self.column) == self.id
@@ -40,7 +42,10 @@ def _existing(session: Session, owner: PhotoOwner, digest: str) -> Photo | None:
 
 
 def _count(session: Session, owner: PhotoOwner) -> int:
-    return session.exec(select(func.count()).select_from(Photo).where(owner.condition())).one()
+    query = select(func.count()).select_from(Photo).where(owner.condition())
+    if owner.stage is not None:
+        query = query.where(Photo.stage == owner.stage)
+    return session.exec(query).one()
 
 
 def _check_room(session: Session, owner: PhotoOwner) -> None:
@@ -58,7 +63,6 @@ def attach(
     user: User,
     owner: PhotoOwner,
     data: bytes,
-    extra: dict[str, Any] | None = None,
 ) -> tuple[Photo, bool]:
     """Store ``data`` as a photo of ``owner``; the same bytes again return the same photo."""
     if len(data) > processing.MAX_BYTES:
@@ -84,7 +88,7 @@ def attach(
         _check_room(session, owner)
         row = Photo(
             **{owner.column: owner.id},
-            **(extra or {}),
+            stage=owner.stage,
             township_id=owner.township_id,
             sha256=digest,
             stored_key=stored_key,

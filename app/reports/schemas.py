@@ -2,7 +2,8 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from app.models import Tier
+from app.funds.schemas import AccountRead, Totals
+from app.models import CampaignKind, MaintenanceCategory, Tier
 from app.schemas import TownshipRef
 
 
@@ -25,3 +26,75 @@ class Stats(BaseModel):
         description="share of those reports with a position that were on site (null: none)"
     )
     awaiting_review: int = Field(description="reports still 'submitted'")
+
+
+class TownshipFacilities(BaseModel):
+    township: TownshipRef
+    active: int
+    by_tier: dict[Tier, int]
+
+
+class FacilityFigures(BaseModel):
+    active_total: int
+    by_tier: dict[Tier, int]
+    by_township: list[TownshipFacilities]
+
+
+class TownshipPatrols(BaseModel):
+    township: TownshipRef
+    inspections: int = Field(description="counted reports (not rejected) inspected in the year")
+    facilities_inspected: int
+    on_site_rate: float | None
+
+
+class PatrolFigures(BaseModel):
+    total: int
+    facilities_inspected: int
+    on_site_rate: float | None
+    by_township: list[TownshipPatrols]
+
+
+class CampaignCoverage(BaseModel):
+    id: int
+    name: str
+    kind: CampaignKind
+    starts_on: date
+    ends_on: date
+    in_scope: int
+    inspected: int
+    coverage: float | None
+
+
+class ProblemFigures(BaseModel):
+    reports_with_problems: int = Field(description="counted reports with a problem or damage")
+    orders_opened: int = Field(description="orders of the year, not cancelled")
+    orders_from_reports: int
+    orders_completed: int
+
+
+class CategoryFigures(BaseModel):
+    category: MaintenanceCategory
+    orders: int
+    completed: int
+    spent_fen: int
+
+
+class MaintenanceFigures(BaseModel):
+    by_category: list[CategoryFigures]
+    spent_fen: int
+
+
+class FundFigures(BaseModel):
+    townships: list[AccountRead]
+    totals: Totals
+
+
+class AnnualReport(BaseModel):
+    year: int
+    facilities: FacilityFigures
+    patrols: PatrolFigures
+    campaigns: list[CampaignCoverage]
+    problems: ProblemFigures
+    maintenance: MaintenanceFigures
+    funds: FundFigures
+    summary_zh: str = Field(description="the figures as a paragraph for the bureau's report")

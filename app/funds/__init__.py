@@ -1,0 +1,1 @@
+"""Township protection funds: allocations, the append-only ledger, guarded balances."""

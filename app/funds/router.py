@@ -1,0 +1,135 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.clock import local_today
+from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.funds import service
+from app.funds.schemas import (
+    AccountRead,
+    AllocationCreate,
+    AllocationRead,
+    AllocationReverse,
+    LedgerEntryRead,
+    SummaryRead,
+    Totals,
+)
+from app.models import FundAllocation, LedgerEntry, Township
+from app.schemas import Id, Page, TownshipRef
+
+router = APIRouter(tags=["funds"])
+
+YearQuery = Annotated[
+    int | None, Query(ge=2000, le=2100, description="default: the latest year with allocations")
+]
+
+
+def allocation_read(allocation: FundAllocation, township: Township) -> AllocationRead:
+    return AllocationRead(
+        **allocation.model_dump(exclude={"township_id", "created_by_id"}),
+        township=TownshipRef.model_validate(township),
+    )
+
+
+def entry_read(entry: LedgerEntry, username: str | None) -> LedgerEntryRead:
+    return LedgerEntryRead(**entry.model_dump(), actor_username=username)
+
+
+def resolve_year(session: SessionDep, settings: SettingsDep, year: int | None) -> int:
+    return year or service.default_year(session, fallback=local_today(settings.tz).year)
+
+
+@router.post(
+    "/fund-allocations",
+    response_model=AllocationRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record funds handed to a township (经费下拨)",
+)
+def create_allocation(
+    session: SessionDep, user: StaffUser, data: AllocationCreate
+) -> AllocationRead:
+    allocation = service.allocate(session=session, actor=user, data=data)
+    return allocation_read(allocation, session.get(Township, allocation.township_id))  # type: ignore[arg-type]
+
+
+@router.get("/fund-allocations", response_model=Page[AllocationRead], summary="Allocations")
+def list_allocations(
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageDep,
+    township_id: Id | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> Page[AllocationRead]:
+    rows, total = service.list_allocations(
+        session=session,
+        user=user,
+        township_id=township_id,
+        year=year,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [allocation_read(a, t) for a, t in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get(
+    "/fund-allocations/{allocation_id}", response_model=AllocationRead, summary="One allocation"
+)
+def read_allocation(session: SessionDep, user: CurrentUser, allocation_id: Id) -> AllocationRead:
+    allocation = service.get_allocation(session=session, user=user, allocation_id=allocation_id)
+    return allocation_read(allocation, session.get(Township, allocation.township_id))  # type: ignore[arg-type]
+
+
+@router.post(
+    "/fund-allocations/{allocation_id}/reverse",
+    response_model=AllocationRead,
+    summary="Reverse an allocation with a ledger entry (409 if its money is already used)",
+)
+def reverse_allocation(
+    session: SessionDep, user: StaffUser, allocation_id: Id, data: AllocationReverse
+) -> AllocationRead:
+    allocation = service.reverse(
+        session=session,
+        actor=user,
+        allocation_id=allocation_id,
+        reason=data.reason,
+        override_reason=data.override_reason,
+    )
+    return allocation_read(allocation, session.get(Township, allocation.township_id))  # type: ignore[arg-type]
+
+
+@router.get(
+    "/funds/summary",
+    response_model=SummaryRead,
+    summary="Allocated, committed, spent and available per township for a year",
+)
+def read_summary(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: YearQuery = None
+) -> SummaryRead:
+    year = resolve_year(session, settings, year)
+    rows = [AccountRead.of(t, a) for t, a in service.summary(session=session, user=user, year=year)]
+    return SummaryRead(year=year, townships=rows, totals=Totals.of(rows))
+
+
+@router.get(
+    "/funds/ledger",
+    response_model=Page[LedgerEntryRead],
+    summary="The ledger (经费台账), in the order it was written",
+)
+def read_ledger(
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageDep,
+    township_id: Id | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> Page[LedgerEntryRead]:
+    rows, total = service.ledger(
+        session=session,
+        user=user,
+        township_id=township_id,
+        year=year,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [entry_read(e, u) for e, u in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

@@ -1,0 +1,104 @@
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.funds.money import PositiveFen, Year, rate
+from app.models import EntryKind, FundAccount, FundSource, Township
+from app.schemas import Id, InputModel, TownshipRef
+
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class AllocationCreate(InputModel):
+    township_id: Id
+    year: Year
+    amount_fen: PositiveFen = Field(description="integer fen (分): 10000000 = 100,000.00 yuan")
+    source: FundSource
+    document_no: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="文号, e.g. 沁退役军人发〔2025〕12号"
+    )
+    allocated_on: date
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class AllocationReverse(InputModel):
+    reason: Reason
+    override_reason: Reason | None = Field(
+        default=None, description="admins only: reverse even if the balance goes below zero"
+    )
+
+
+class AllocationRead(BaseModel):
+    id: int
+    township: TownshipRef
+    year: int
+    amount_fen: int
+    source: FundSource
+    document_no: str
+    allocated_on: date
+    note: str | None
+    created_at: datetime
+    reversed_at: datetime | None
+
+
+class AccountRead(BaseModel):
+    township: TownshipRef
+    allocated_fen: int
+    committed_fen: int
+    spent_fen: int
+    available_fen: int
+    execution_rate: float | None = Field(description="spent / allocated (4 places)")
+
+    @classmethod
+    def of(cls, township: Township, account: FundAccount) -> "AccountRead":
+        return cls(
+            township=TownshipRef.model_validate(township),
+            allocated_fen=account.allocated_fen,
+            committed_fen=account.committed_fen,
+            spent_fen=account.spent_fen,
+            available_fen=account.available_fen,
+            execution_rate=rate(account.spent_fen, account.allocated_fen),
+        )
+
+
+class Totals(BaseModel):
+    allocated_fen: int
+    committed_fen: int
+    spent_fen: int
+    available_fen: int
+    execution_rate: float | None
+
+    @classmethod
+    def of(cls, rows: Sequence[AccountRead]) -> "Totals":
+        allocated = sum(r.allocated_fen for r in rows)
+        spent = sum(r.spent_fen for r in rows)
+        return cls(
+            allocated_fen=allocated,
+            committed_fen=sum(r.committed_fen for r in rows),
+            spent_fen=spent,
+            available_fen=sum(r.available_fen for r in rows),
+            execution_rate=rate(spent, allocated),
+        )
+
+
+class SummaryRead(BaseModel):
+    year: int
+    townships: list[AccountRead]
+    totals: Totals
+
+
+class LedgerEntryRead(BaseModel):
+    id: int
+    township_id: int
+    year: int
+    kind: EntryKind
+    amount_fen: int = Field(description="signed: its effect on what is available")
+    order_id: int | None
+    allocation_id: int | None
+    actor_id: int | None
+    actor_username: str | None
+    at: datetime
+    reason: str | None
+    override_reason: str | None

@@ -1,0 +1,340 @@
+"""Funds (DESIGN.md rule 7): every movement is a ledger entry, written in the same
+transaction as the change that causes it and as the account totals it moves.
+
+The balance is guarded in SQL: a movement that lowers what is available is one
+conditional UPDATE of the township's account row (``... WHERE available >= amount``),
+so two concurrent spends that each fit alone cannot both pass. An admin may push past
+zero with an ``override_reason``, which is written on the entry.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from app import access
+from app.audit import service as audit
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.funds.money import yuan
+from app.funds.schemas import AllocationCreate
+from app.models import (
+    EntryKind,
+    FundAccount,
+    FundAllocation,
+    LedgerEntry,
+    Role,
+    Township,
+    User,
+)
+from app.models.base import utcnow
+
+_AVAILABLE = FundAccount.allocated_fen - FundAccount.committed_fen - FundAccount.spent_fen
+
+
+def _ensure_account(session: Session, township_id: int, year: int) -> None:
+    """Create the (township, year) account row if it is missing; safe under concurrency."""
+    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+    session.execute(
+        insert(FundAccount)
+        .values(township_id=township_id, year=year, allocated_fen=0, committed_fen=0, spent_fen=0)
+        .on_conflict_do_nothing()
+    )
+
+
+def account(session: Session, township_id: int, year: int) -> FundAccount:
+    found = session.get(FundAccount, (township_id, year), populate_existing=True)
+    return found or FundAccount(township_id=township_id, year=year)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A change to one account's totals, described for the person who caused it."""
+
+    township_id: int
+    year: int
+    what: str
+    allocated: int = 0
+    committed: int = 0
+    spent: int = 0
+
+    @property
+    def effect(self) -> int:
+        """Change in what is available."""
+        return self.allocated - self.committed - self.spent
+
+
+def move(
+    session: Session, movement: Movement, *, actor: User | None, override_reason: str | None
+) -> str | None:
+    """Apply ``movement``; returns the override reason if the balance needed one.
+
+    Raises 409 (with the amounts) when it would take the balance below zero and no admin
+    override was given, 403 when a non-admin tries to override.
+    """
+    _ensure_account(session, movement.township_id, movement.year)
+    key = (FundAccount.township_id == movement.township_id) & (FundAccount.year == movement.year)
+    change = (
+        update(FundAccount)
+        .where(key)
+        .values(
+            allocated_fen=FundAccount.allocated_fen + movement.allocated,
+            committed_fen=FundAccount.committed_fen + movement.committed,
+            spent_fen=FundAccount.spent_fen + movement.spent,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if movement.effect >= 0:
+        session.execute(change)
+        return None
+    if session.execute(change.where(-movement.effect <= _AVAILABLE)).rowcount == 1:
+        return None
+    if override_reason is None:
+        current = account(session, movement.township_id, movement.year)
+        township = session.get(Township, movement.township_id)
+        name = township.name if township else f"township {movement.township_id}"
+        raise Conflict(
+            f"{movement.what} needs {yuan(-movement.effect)}, but {name} has only"
+            f" {yuan(current.available_fen)} available for {movement.year}"
+            f" (allocated {yuan(current.allocated_fen)}, committed {yuan(current.committed_fen)},"
+            f" spent {yuan(current.spent_fen)}). An admin may override with a reason."
+        )
+    if actor is None or actor.role is not Role.admin:
+        raise Forbidden("Only an admin may spend past the available balance (override_reason)")
+    session.execute(change)
+    return override_reason
+
+
+def record(
+    session: Session,
+    *,
+    kind: EntryKind,
+    amount_fen: int,
+    township_id: int,
+    year: int,
+    actor: User | None,
+    order_id: int | None = None,
+    allocation_id: int | None = None,
+    reason: str | None = None,
+    override_reason: str | None = None,
+) -> LedgerEntry:
+    """Append one ledger entry (there is no way to change or remove it)."""
+    entry = LedgerEntry(
+        kind=kind,
+        amount_fen=amount_fen,
+        township_id=township_id,
+        year=year,
+        order_id=order_id,
+        allocation_id=allocation_id,
+        actor_id=actor.id if actor else None,
+        reason=reason,
+        override_reason=override_reason,
+    )
+    session.add(entry)
+    return entry
+
+
+# --- allocations --------------------------------------------------------------------------
+
+
+def allocate(*, session: Session, actor: User | None, data: AllocationCreate) -> FundAllocation:
+    """Record money a township receives; its account and the ledger follow."""
+    if session.get(Township, data.township_id) is None:
+        raise InvalidInput(
+            ("body", "township_id"), f"There is no township with id {data.township_id}"
+        )
+    allocation = FundAllocation.model_validate(
+        data, update={"created_by_id": actor.id if actor else None}
+    )
+    session.add(allocation)
+    session.flush()
+    move(
+        session,
+        Movement(data.township_id, data.year, "An allocation", allocated=data.amount_fen),
+        actor=actor,
+        override_reason=None,
+    )
+    record(
+        session,
+        kind=EntryKind.allocation,
+        amount_fen=data.amount_fen,
+        township_id=data.township_id,
+        year=data.year,
+        actor=actor,
+        allocation_id=allocation.id,
+        reason=data.document_no,
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action="allocation.create",
+        object_type="fund_allocation",
+        object_id=allocation.id,
+        after=audit.snapshot(allocation),
+    )
+    session.commit()
+    return allocation
+
+
+def get_allocation(
+    *, session: Session, user: User, allocation_id: int, for_update: bool = False
+) -> FundAllocation:
+    query = select(FundAllocation).where(FundAllocation.id == allocation_id)
+    if for_update:
+        query = query.with_for_update()
+    allocation = session.execute(
+        query.execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if allocation is None:
+        raise NotFound(f"Allocation {allocation_id} not found")
+    access.ensure_visible(user, allocation.township_id, f"Allocation {allocation_id}")
+    return allocation
+
+
+def reverse(
+    *,
+    session: Session,
+    actor: User,
+    allocation_id: int,
+    reason: str,
+    override_reason: str | None,
+) -> FundAllocation:
+    """Cancel an allocation with a reversal entry; refused if the money is already used."""
+    allocation = get_allocation(
+        session=session, user=actor, allocation_id=allocation_id, for_update=True
+    )
+    if allocation.reversed_at is not None:
+        raise Conflict(f"Allocation {allocation_id} was already reversed")
+    overridden = move(
+        session,
+        Movement(
+            allocation.township_id,
+            allocation.year,
+            f"Reversing allocation {allocation_id} ({allocation.document_no})",
+            allocated=-allocation.amount_fen,
+        ),
+        actor=actor,
+        override_reason=override_reason,
+    )
+    record(
+        session,
+        kind=EntryKind.reversal,
+        amount_fen=-allocation.amount_fen,
+        township_id=allocation.township_id,
+        year=allocation.year,
+        actor=actor,
+        allocation_id=allocation.id,
+        reason=reason,
+        override_reason=overridden,
+    )
+    allocation.reversed_at = utcnow()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="allocation.reverse",
+        object_type="fund_allocation",
+        object_id=allocation.id,
+        before={"reversed_at": None},
+        after={
+            "reversed_at": allocation.reversed_at.isoformat(),
+            "reason": reason,
+            "override_reason": overridden,
+        },  # fmt: skip
+    )
+    session.commit()
+    return allocation
+
+
+def list_allocations(
+    *,
+    session: Session,
+    user: User,
+    township_id: int | None,
+    year: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[FundAllocation, Township]], int]:
+    if township_id is not None:
+        access.ensure_visible(user, township_id, f"Township {township_id}")
+    conditions: list[Any] = []
+    if township_id is not None:
+        conditions.append(FundAllocation.township_id == township_id)
+    if year is not None:
+        conditions.append(FundAllocation.year == year)
+    count = access.scope(
+        select(func.count()).select_from(FundAllocation), user, FundAllocation.township_id
+    )
+    total = session.execute(count.where(*conditions)).scalar_one()
+    rows = session.execute(
+        access.scope(select(FundAllocation, Township), user, FundAllocation.township_id)
+        .join(Township, Township.id == FundAllocation.township_id)
+        .where(*conditions)
+        .order_by(FundAllocation.year.desc(), FundAllocation.allocated_on, FundAllocation.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [(a, t) for a, t in rows], total
+
+
+# --- reading balances ---------------------------------------------------------------------
+
+
+def default_year(session: Session, *, fallback: int) -> int:
+    """The latest year that has allocations (DESIGN.md rule 10), else ``fallback``."""
+    latest = session.execute(select(func.max(FundAllocation.year))).scalar_one()
+    return latest or fallback
+
+
+def summary(*, session: Session, user: User, year: int) -> list[tuple[Township, FundAccount]]:
+    """Every visible township with its account for ``year`` (zeros when it has none)."""
+    accounts = {
+        a.township_id: a
+        for a in session.execute(
+            access.scope(select(FundAccount), user, FundAccount.township_id).where(
+                FundAccount.year == year
+            )
+        ).scalars()
+    }
+    townships = session.execute(
+        access.scope(select(Township), user, Township.id).order_by(Township.code)
+    ).scalars()
+    return [
+        (t, accounts.get(t.id) or FundAccount(township_id=t.id, year=year))  # type: ignore[arg-type]
+        for t in townships
+    ]
+
+
+def ledger(
+    *,
+    session: Session,
+    user: User,
+    township_id: int | None,
+    year: int | None,
+    limit: int | None,
+    offset: int = 0,
+) -> tuple[list[tuple[LedgerEntry, str | None]], int]:
+    """Ledger entries in the order they were written, with the actor's username."""
+    if township_id is not None:
+        access.ensure_visible(user, township_id, f"Township {township_id}")
+    conditions: list[Any] = []
+    if township_id is not None:
+        conditions.append(LedgerEntry.township_id == township_id)
+    if year is not None:
+        conditions.append(LedgerEntry.year == year)
+    count = access.scope(
+        select(func.count()).select_from(LedgerEntry), user, LedgerEntry.township_id
+    )
+    total = session.execute(count.where(*conditions)).scalar_one()
+    actor = aliased(User)
+    query = (
+        access.scope(select(LedgerEntry, actor.username), user, LedgerEntry.township_id)
+        .outerjoin(actor, actor.id == LedgerEntry.actor_id)
+        .where(*conditions)
+        .order_by(LedgerEntry.id)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [(entry, username) for entry, username in session.execute(query).all()], total

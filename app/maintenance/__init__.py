@@ -1,0 +1,1 @@
+"""Maintenance orders: planned → approved → in_progress → completed (or cancelled)."""

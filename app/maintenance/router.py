@@ -1,0 +1,239 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile, status
+from sqlalchemy import select
+
+from app.clock import local_today
+from app.deps import CurrentUser, DatabaseDep, PageDep, SessionDep, SettingsDep, StaffUser
+from app.maintenance import service
+from app.maintenance.schemas import (
+    Cancellation,
+    Completion,
+    FacilityRef,
+    OrderCreate,
+    OrderFromReport,
+    OrderRead,
+    OrderUpdate,
+    Override,
+)
+from app.models import (
+    MaintenanceCategory,
+    MaintenanceOrder,
+    OrderStatus,
+    Photo,
+    PhotoStage,
+    Township,
+    User,
+)
+from app.photos import service as photos
+from app.photos.router import UPLOAD_RESPONSES, receive_upload
+from app.photos.schemas import PhotoRead
+from app.schemas import Id, Page, TownshipRef, UserRef
+
+router = APIRouter(tags=["maintenance"])
+
+
+def to_read(session: SessionDep, order: MaintenanceOrder, *, today) -> OrderRead:
+    township = session.get(Township, order.township_id)
+    approver = session.get(User, order.approved_by_id) if order.approved_by_id else None
+    report_photos: list[Photo] = []
+    if order.inspection_id is not None:
+        report_photos = list(
+            session.execute(
+                select(Photo).where(Photo.inspection_id == order.inspection_id).order_by(Photo.id)
+            ).scalars()
+        )
+    return OrderRead(
+        **order.model_dump(
+            exclude={"facility_id", "township_id", "approved_by_id", "created_by_id"}
+        ),
+        facility=FacilityRef.model_validate(order.facility, from_attributes=True),
+        township=TownshipRef.model_validate(township),
+        overdue=bool(order.status in service.OPEN and order.due_on and order.due_on < today),
+        approved_by=UserRef.model_validate(approver) if approver else None,
+        photos=[PhotoRead.of(p) for p in order.photos],
+        inspection_photos=[PhotoRead.of(p) for p in report_photos],
+    )
+
+
+@router.post(
+    "/maintenance",
+    response_model=OrderRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Plan maintenance work on a facility",
+)
+def create_order(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, data: OrderCreate
+) -> OrderRead:
+    order = service.create_order(session=session, settings=settings, user=user, data=data)
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.post(
+    "/inspections/{inspection_id}/maintenance",
+    response_model=OrderRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open an order from a patrol report, prefilled from its problems",
+)
+def create_order_from_report(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    inspection_id: Id,
+    data: Annotated[OrderFromReport | None, Body()] = None,
+) -> OrderRead:
+    order = service.create_from_report(
+        session=session,
+        settings=settings,
+        user=user,
+        inspection_id=inspection_id,
+        data=data or OrderFromReport(),
+    )
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.get("/maintenance", response_model=Page[OrderRead], summary="Maintenance orders")
+def list_orders(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    page: PageDep,
+    facility_id: Id | None = None,
+    township_id: Id | None = None,
+    status: OrderStatus | None = None,
+    category: MaintenanceCategory | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    overdue: bool | None = None,
+) -> Page[OrderRead]:
+    today = local_today(settings.tz)
+    filters = service.OrderFilters(
+        facility_id=facility_id,
+        township_id=township_id,
+        status=status,
+        category=category,
+        year=year,
+        overdue=overdue,
+    )
+    rows, total = service.list_orders(
+        session=session,
+        user=user,
+        filters=filters,
+        today=today,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [to_read(session, o, today=today) for o in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/maintenance/{order_id}", response_model=OrderRead, summary="One order")
+def read_order(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
+) -> OrderRead:
+    order = service.get_order(session=session, user=user, order_id=order_id)
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.patch(
+    "/maintenance/{order_id}", response_model=OrderRead, summary="Change an order still planned"
+)
+def update_order(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: OrderUpdate
+) -> OrderRead:
+    order = service.update_order(session=session, user=user, order_id=order_id, data=data)
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.post(
+    "/maintenance/{order_id}/approve",
+    response_model=OrderRead,
+    summary="Approve: commit the planned cost (409 past the available balance)",
+)
+def approve_order(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: StaffUser,
+    order_id: Id,
+    data: Annotated[Override | None, Body()] = None,
+) -> OrderRead:
+    override = data.override_reason if data else None
+    order = service.approve(session=session, user=user, order_id=order_id, override_reason=override)
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.post("/maintenance/{order_id}/start", response_model=OrderRead, summary="Start the work")
+def start_order(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
+) -> OrderRead:
+    order = service.start(session=session, user=user, order_id=order_id)
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.post(
+    "/maintenance/{order_id}/complete",
+    response_model=OrderRead,
+    summary="Complete: record the actual cost, payee and invoice",
+)
+def complete_order(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: Completion
+) -> OrderRead:
+    order = service.complete(
+        session=session, settings=settings, user=user, order_id=order_id, data=data
+    )
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.post(
+    "/maintenance/{order_id}/cancel",
+    response_model=OrderRead,
+    summary="Cancel an open order (an approved one gives its commitment back)",
+)
+def cancel_order(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: Cancellation
+) -> OrderRead:
+    order = service.cancel(session=session, user=user, order_id=order_id, reason=data.reason)
+    return to_read(session, order, today=local_today(settings.tz))
+
+
+@router.post(
+    "/maintenance/{order_id}/photos",
+    response_model=PhotoRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=UPLOAD_RESPONSES,
+    summary="Add a before/after photo (same rules as report photos; 8 per stage)",
+)
+def upload_photo(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    response: Response,
+    order_id: Id,
+    file: Annotated[UploadFile, File(description="the photo")],
+    stage: Annotated[
+        PhotoStage | None,
+        Form(description="before or after the work; default: after once work has started"),
+    ] = None,
+) -> PhotoRead:
+    with db.session(write=False) as session:
+        order = service.get_order(session=session, user=user, order_id=order_id)
+    if stage is None:
+        started = order.status in (OrderStatus.in_progress, OrderStatus.completed)
+        stage = PhotoStage.after if started else PhotoStage.before
+    owner = photos.PhotoOwner(
+        column="maintenance_order_id",
+        id=order_id,
+        township_id=order.township_id,
+        model=MaintenanceOrder,
+        label=f"Order {order_id} ({stage.value})",
+        stage=stage,
+    )
+    return receive_upload(
+        request=request,
+        db=db,
+        settings=settings,
+        user=user,
+        response=response,
+        owner=owner,
+        file=file,
+    )

@@ -1,0 +1,397 @@
+"""Maintenance orders and their money: approval commits the planned cost, completion
+turns the commitment into the actual spend, cancellation releases it — each a ledger
+entry in the same transaction as the state change (DESIGN.md rule 7)."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session
+
+from app import access
+from app.audit import service as audit
+from app.clock import local_today
+from app.config import Settings
+from app.errors import Conflict, InvalidInput, NotFound
+from app.facilities import service as facilities
+from app.funds import service as funds
+from app.funds.money import yuan
+from app.inspections import service as inspections
+from app.maintenance.schemas import Completion, OrderCreate, OrderFromReport, OrderUpdate
+from app.models import (
+    ChecklistAnswer,
+    ChecklistItem,
+    Condition,
+    EntryKind,
+    Inspection,
+    MaintenanceCategory,
+    MaintenanceOrder,
+    OrderStatus,
+    User,
+)
+from app.models.base import utcnow
+from app.models.enums import CHECKLIST_LABELS_ZH, CONDITION_LABELS_ZH
+
+OPEN = (OrderStatus.planned, OrderStatus.approved, OrderStatus.in_progress)
+#: action → (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[tuple[OrderStatus, ...], OrderStatus]] = {
+    "approve": ((OrderStatus.planned,), OrderStatus.approved),
+    "start": ((OrderStatus.approved,), OrderStatus.in_progress),
+    "complete": ((OrderStatus.in_progress,), OrderStatus.completed),
+    "cancel": (OPEN, OrderStatus.cancelled),
+}
+_STRUCTURAL = {
+    ChecklistItem.marker_sign,
+    ChecklistItem.biography_plaque,
+    ChecklistItem.headstone,
+    ChecklistItem.inscription_legible,
+    ChecklistItem.structure_sound,
+    ChecklistItem.boundary,
+}
+_SURROUNDINGS = {
+    ChecklistItem.access_path,
+    ChecklistItem.surroundings_tidy,
+    ChecklistItem.no_encroachment,
+    ChecklistItem.fire_safety,
+}
+
+
+def _load(session: Session, order_id: int, *, for_update: bool = False) -> MaintenanceOrder | None:
+    query = select(MaintenanceOrder).where(MaintenanceOrder.id == order_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(
+        query.options(
+            selectinload(MaintenanceOrder.facility),
+            selectinload(MaintenanceOrder.photos),
+        ).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def get_order(
+    *, session: Session, user: User, order_id: int, for_update: bool = False
+) -> MaintenanceOrder:
+    order = _load(session, order_id, for_update=for_update)
+    if order is None:
+        raise NotFound(f"Maintenance order {order_id} not found")
+    access.ensure_visible(user, order.township_id, f"Maintenance order {order_id}")
+    return order
+
+
+def _snapshot(order: MaintenanceOrder) -> dict[str, Any]:
+    return audit.snapshot(order, exclude=("approved_at",))
+
+
+def _check_inspection(session: Session, user: User, inspection_id: int, facility_id: int) -> None:
+    inspection = inspections.get_inspection(session=session, user=user, inspection_id=inspection_id)
+    if inspection.facility_id != facility_id:
+        raise InvalidInput(
+            ("body", "inspection_id"),
+            f"Inspection {inspection_id} is of facility {inspection.facility_id},"
+            f" not of facility {facility_id}",
+        )
+
+
+def create_order(
+    *, session: Session, settings: Settings, user: User, data: OrderCreate
+) -> MaintenanceOrder:
+    facility = facilities.get_facility(session=session, user=user, facility_id=data.facility_id)
+    if data.inspection_id is not None:
+        _check_inspection(session, user, data.inspection_id, facility.id)  # type: ignore[arg-type]
+    order = MaintenanceOrder.model_validate(
+        data.model_dump(exclude={"year"}),
+        update={
+            "township_id": facility.township_id,
+            "year": data.year or local_today(settings.tz).year,
+            "status": OrderStatus.planned,
+            "created_by_id": user.id,
+        },
+    )
+    session.add(order)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=user,
+        action="maintenance.create",
+        object_type="maintenance_order",
+        object_id=order.id,
+        after=_snapshot(order),
+    )
+    session.commit()
+    return get_order(session=session, user=user, order_id=order.id)  # type: ignore[arg-type]
+
+
+def prefill_from_report(inspection: Inspection, facility_name: str) -> dict[str, Any]:
+    """Category, title and description for an order opened from a report's problems."""
+    problems = [
+        ChecklistItem(item)
+        for item, answer in inspection.checklist.items()
+        if answer == ChecklistAnswer.problem
+    ]
+    damaged = inspection.condition in (
+        Condition.needs_repair,
+        Condition.severely_damaged,
+        Condition.missing,
+    )
+    if damaged or _STRUCTURAL & set(problems):
+        category = MaintenanceCategory.repair
+    elif _SURROUNDINGS & set(problems):
+        category = MaintenanceCategory.environment
+    else:
+        category = MaintenanceCategory.routine_care
+    found = "、".join(CHECKLIST_LABELS_ZH[p] for p in problems) or "无具体问题项"
+    lines = [
+        f"巡查发现问题（{inspection.inspected_on}，回执 {inspection.receipt}）：{found}",
+        f"设施状况：{CONDITION_LABELS_ZH[inspection.condition]}",
+    ]
+    if inspection.notes:
+        lines.append(f"巡查备注：{inspection.notes}")
+    return {
+        "category": category,
+        "title": f"整改：{facility_name}"[:100],
+        "description": "\n".join(lines),
+    }
+
+
+def create_from_report(
+    *, session: Session, settings: Settings, user: User, inspection_id: int, data: OrderFromReport
+) -> MaintenanceOrder:
+    """Open an order from a patrol report, prefilled from its ``problem`` checklist items."""
+    inspection = inspections.get_inspection(session=session, user=user, inspection_id=inspection_id)
+    facility = facilities.get_facility(
+        session=session, user=user, facility_id=inspection.facility_id
+    )
+    given = data.model_dump(exclude_unset=True)
+    prefilled = prefill_from_report(inspection, facility.name) | {
+        k: v for k, v in given.items() if v is not None
+    }
+    create = OrderCreate.model_validate(
+        {
+            "planned_cost_fen": data.planned_cost_fen,
+            **prefilled,
+            "facility_id": facility.id,
+            "inspection_id": inspection.id,
+        }
+    )
+    return create_order(session=session, settings=settings, user=user, data=create)
+
+
+def update_order(
+    *, session: Session, user: User, order_id: int, data: OrderUpdate
+) -> MaintenanceOrder:
+    order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    if order.status is not OrderStatus.planned:
+        raise Conflict(
+            f"Order {order_id} is {order.status.value}; only a planned order can be edited"
+        )
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("category", "title", "planned_cost_fen", "year"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(("body", required), f"{required} cannot be empty")
+    before = _snapshot(order)
+    for field, value in changes.items():
+        setattr(order, field, value)
+    audit.record(
+        session=session,
+        actor=user,
+        action="maintenance.update",
+        object_type="maintenance_order",
+        object_id=order.id,
+        before=before,
+        after=_snapshot(order),
+    )
+    session.commit()
+    return get_order(session=session, user=user, order_id=order_id)
+
+
+def _advance(order: MaintenanceOrder, action: str) -> OrderStatus:
+    allowed, target = TRANSITIONS[action]
+    if order.status not in allowed:
+        needed = " or ".join(s.value for s in allowed)
+        raise Conflict(
+            f"Order {order.id} is {order.status.value}; it cannot move to {target.value}"
+            f" ({action} needs a {needed} order)"
+        )
+    return target
+
+
+def _finish(
+    session: Session, user: User, order: MaintenanceOrder, action: str, before: dict
+) -> MaintenanceOrder:
+    audit.record(
+        session=session,
+        actor=user,
+        action=f"maintenance.{action}",
+        object_type="maintenance_order",
+        object_id=order.id,
+        before=before,
+        after=_snapshot(order),
+    )
+    session.commit()
+    return get_order(session=session, user=user, order_id=order.id)  # type: ignore[arg-type]
+
+
+def approve(
+    *, session: Session, user: User, order_id: int, override_reason: str | None
+) -> MaintenanceOrder:
+    """Approve: commit the planned cost against the township's funds for the order's year."""
+    order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    target = _advance(order, "approve")
+    before = _snapshot(order)
+    overridden = funds.move(
+        session,
+        funds.Movement(
+            order.township_id,
+            order.year,
+            f"Approving order {order.id} ({yuan(order.planned_cost_fen)} planned)",
+            committed=order.planned_cost_fen,
+        ),
+        actor=user,
+        override_reason=override_reason,
+    )
+    funds.record(
+        session,
+        kind=EntryKind.commitment,
+        amount_fen=-order.planned_cost_fen,
+        township_id=order.township_id,
+        year=order.year,
+        actor=user,
+        order_id=order.id,
+        override_reason=overridden,
+    )
+    order.status, order.approved_by_id, order.approved_at = target, user.id, utcnow()
+    return _finish(session, user, order, "approve", before)
+
+
+def start(*, session: Session, user: User, order_id: int) -> MaintenanceOrder:
+    order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    before = _snapshot(order)
+    order.status = _advance(order, "start")
+    return _finish(session, user, order, "start", before)
+
+
+def complete(
+    *, session: Session, settings: Settings, user: User, order_id: int, data: Completion
+) -> MaintenanceOrder:
+    """Complete: release the commitment and record the actual spend (checked if it is more)."""
+    order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    target = _advance(order, "complete")
+    if data.completed_on > local_today(settings.tz):
+        raise InvalidInput(("body", "completed_on"), "completed_on is in the future")
+    before = _snapshot(order)
+    overridden = funds.move(
+        session,
+        funds.Movement(
+            order.township_id,
+            order.year,
+            f"Completing order {order.id} at {yuan(data.actual_cost_fen)}"
+            f" ({yuan(order.planned_cost_fen)} planned)",
+            committed=-order.planned_cost_fen,
+            spent=data.actual_cost_fen,
+        ),
+        actor=user,
+        override_reason=data.override_reason,
+    )
+    common = {
+        "township_id": order.township_id,
+        "year": order.year,
+        "actor": user,
+        "order_id": order.id,
+    }
+    funds.record(session, kind=EntryKind.release, amount_fen=order.planned_cost_fen, **common)
+    funds.record(
+        session,
+        kind=EntryKind.expenditure,
+        amount_fen=-data.actual_cost_fen,
+        reason=f"{data.payee}；发票 {data.invoice_no}",
+        override_reason=overridden,
+        **common,
+    )
+    order.status = target
+    order.actual_cost_fen = data.actual_cost_fen
+    order.completed_on = data.completed_on
+    order.payee = data.payee
+    order.invoice_no = data.invoice_no
+    return _finish(session, user, order, "complete", before)
+
+
+def cancel(*, session: Session, user: User, order_id: int, reason: str) -> MaintenanceOrder:
+    """Cancel an open order; an approved one gives its commitment back."""
+    order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    committed = order.status in (OrderStatus.approved, OrderStatus.in_progress)
+    target = _advance(order, "cancel")
+    before = _snapshot(order)
+    if committed:
+        funds.move(
+            session,
+            funds.Movement(
+                order.township_id,
+                order.year,
+                f"Cancelling order {order.id}",
+                committed=-order.planned_cost_fen,
+            ),  # fmt: skip
+            actor=user,
+            override_reason=None,
+        )
+        funds.record(
+            session,
+            kind=EntryKind.release,
+            amount_fen=order.planned_cost_fen,
+            township_id=order.township_id,
+            year=order.year,
+            actor=user,
+            order_id=order.id,
+            reason=reason,
+        )
+    order.status, order.cancel_reason = target, reason
+    return _finish(session, user, order, "cancel", before)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    facility_id: int | None = None
+    township_id: int | None = None
+    status: OrderStatus | None = None
+    category: MaintenanceCategory | None = None
+    year: int | None = None
+    overdue: bool | None = None
+
+
+def overdue_condition(today: date) -> Any:
+    return MaintenanceOrder.status.in_(OPEN) & (MaintenanceOrder.due_on < today)
+
+
+def list_orders(
+    *, session: Session, user: User, filters: OrderFilters, today: date, limit: int, offset: int
+) -> tuple[list[MaintenanceOrder], int]:
+    if filters.township_id is not None:
+        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
+    conditions: list[Any] = []
+    for column, value in (
+        (MaintenanceOrder.facility_id, filters.facility_id),
+        (MaintenanceOrder.township_id, filters.township_id),
+        (MaintenanceOrder.status, filters.status),
+        (MaintenanceOrder.category, filters.category),
+        (MaintenanceOrder.year, filters.year),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.overdue is True:
+        conditions.append(overdue_condition(today))
+    elif filters.overdue is False:
+        conditions.append(~overdue_condition(today) | MaintenanceOrder.due_on.is_(None))
+    scoped_count = access.scope(
+        select(func.count()).select_from(MaintenanceOrder), user, MaintenanceOrder.township_id
+    )
+    total = session.execute(scoped_count.where(*conditions)).scalar_one()
+    rows = session.execute(
+        access.scope(select(MaintenanceOrder), user, MaintenanceOrder.township_id)
+        .where(*conditions)
+        .options(selectinload(MaintenanceOrder.facility), selectinload(MaintenanceOrder.photos))
+        .order_by(MaintenanceOrder.created_at.desc(), MaintenanceOrder.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return list(rows), total
