@@ -24,8 +24,8 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -111,7 +111,7 @@ def create_user(
     ],
     role: Annotated[Role, typer.Option(help="admin, county or township")],
     township: Annotated[
-        str | None, typer.Option(help="township division code (township users)")
+        str | None, typer.Option(help="township division code or name (township users)")
     ] = None,
     full_name: Annotated[str | None, typer.Option(help="display name")] = None,
 ) -> None:
@@ -122,9 +122,13 @@ def create_user(
         with db.session() as session:
             township_id = None
             if township is not None:
-                found = session.exec(select(Township).where(Township.code == township)).first()
+                found = session.exec(
+                    select(Township).where(
+                        (Township.code == township) | (Township.name == township)
+                    )
+                ).first()
                 if found is None:
-                    err.print(f"[red]No township with code {township}[/red]")
+                    err.print(f"[red]No township with code or name {township}[/red]")
                     raise typer.Exit(1)
                 township_id = found.id
             try:
@@ -139,7 +143,8 @@ def create_user(
             except ValidationError as exc:
                 for error in exc.errors():
                     field = ".".join(str(p) for p in error["loc"]) or "user"
-                    err.print(f"[red]{field}: {error['msg']}[/red]")
+                    message = f"{field}: {error['msg']}".replace("township_id", "--township")
+                    err.print(f"[red]{message}[/red]")
                 raise typer.Exit(1) from None
             except AppError as exc:
                 err.print(f"[red]{exc.detail}[/red]")
@@ -188,8 +193,9 @@ def import_facilities(
     for error in result.errors:
         err.print(f"[yellow]{error}[/yellow]")
     if not result.written:
+        bad = len({e.row for e in result.errors})
         err.print(
-            f"[red]Nothing imported: {len({e.row for e in result.errors})} rows have errors."
+            f"[red]Nothing imported: {bad} {'row has' if bad == 1 else 'rows have'} errors."
             " Fix them, or pass --skip-invalid to import the rest.[/red]"
         )
         raise typer.Exit(1)

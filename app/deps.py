@@ -11,7 +11,6 @@ from app.config import Settings
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.models import Role, User
-from app.models.enums import ROLE_LABELS_ZH
 from app.security import decode_access_token
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -61,11 +60,11 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_roles(*roles: Role) -> Callable[[User], User]:
-    allowed = ", ".join(f"{ROLE_LABELS_ZH[r]} ({r.value})" for r in roles)
+    allowed = " or ".join(r.value for r in roles)
 
     def check(user: CurrentUser) -> User:
         if user.role not in roles:
-            raise Forbidden(f"This needs one of these roles: {allowed}; you are {user.role.value}")
+            raise Forbidden(f"This needs the {allowed} role; you are a {user.role.value} user")
         return user
 
     return check

@@ -2,13 +2,14 @@
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("app")
@@ -58,6 +59,17 @@ class UnsupportedMediaType(AppError):
 
 class TooManyRequests(AppError):
     status_code = 429
+
+
+@contextmanager
+def conflict_on_duplicate(session: Any, message: str) -> Iterator[None]:
+    """Flush in a savepoint; a unique key taken meanwhile by a concurrent request is a 409."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError:
+        raise Conflict(message) from None
 
 
 class InvalidInput(AppError):
@@ -119,6 +131,15 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}"
         headers = getattr(exc, "headers", None)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # Services check uniqueness first; this is two requests racing past that check.
+        log.warning("integrity error answered as a conflict: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "This conflicts with a change saved at the same moment; reload and retry"},
+            status_code=409,
+        )
 
     @app.exception_handler(OperationalError)
     async def _database_busy(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -1,9 +1,19 @@
 """Shapes every feature shares: strict input models, list pages, small references."""
 
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Ge, Le
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 #: a row id as clients may send it: positive and within a 32-bit integer column
 Id = Annotated[int, Ge(1), Le(2_147_483_647)]
@@ -11,10 +21,14 @@ Id = Annotated[int, Ge(1), Le(2_147_483_647)]
 Offset = Annotated[int, Ge(0), Le(2_147_483_647)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def check_text(value: str) -> str:
-    """Refuse text no database can store: NUL characters and unpaired surrogates."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    """Refuse text that cannot be stored or exported: control characters (tab and line
+    breaks are fine) and unpaired surrogates."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -37,6 +51,31 @@ def _check_nested(value: Any) -> Any:
 
 #: a query-string or form value, checked like body text
 SafeText = Annotated[str, AfterValidator(check_text)]
+#: a phone number as people write them: digits, spaces, dashes, an optional leading +
+Phone = Annotated[str, StringConstraints(max_length=20, pattern=r"^\+?[0-9][0-9 -]{4,19}$")]
+ShortText = Annotated[str, StringConstraints(max_length=64)]
+#: why something was done (a cancellation, a reversal, an override): required, one paragraph
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+#: the span of dates the service reasons about (campaigns, reports, funds, audits)
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+
+
+def _utc_instant(value: datetime) -> datetime:
+    """In UTC, and within 1900–2100 (so no later arithmetic can overflow)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+    if not EARLIEST <= utc.date() <= LATEST:
+        raise ValueError("must be between 1900 and 2100")
+    return utc
+
+
+#: an instant with its UTC offset (required), normalised to UTC
+Instant = Annotated[AwareDatetime, AfterValidator(_utc_instant)]
+#: a county date within 1900–2100
+Day = Annotated[date, Ge(EARLIEST), Le(LATEST)]
 
 
 class InputModel(BaseModel):

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from app.auth import service as auth
 from app.auth.schemas import UserCreate
+from app.clock import local_today
 from app.config import Settings
 from app.facilities import importer
 from app.funds import service as funds
@@ -124,7 +125,10 @@ def load(*, session: Session, settings: Settings) -> SeedReport:
     if settings.env == "development":
         report.users_created = _demo_users(session)
         report.inspections_created = _demo_inspections(session, settings)
-        report.allocations_created = _demo_allocations(session)
+        this_year = local_today(settings.tz).year
+        report.allocations_created = sum(
+            _demo_allocations(session, year) for year in sorted({DEMO_FUNDS_YEAR, this_year})
+        )
         report.orders_created = _demo_orders(session, settings)
     return report
 
@@ -144,11 +148,10 @@ def split_by_weight(total: int, weights: dict[int, int]) -> dict[int, int]:
     return shares
 
 
-def _demo_allocations(session: Session) -> int:
-    """2025 allocations of 100,000 yuan over the townships, by their number of facilities."""
-    exists = session.exec(
-        select(FundAllocation.id).where(FundAllocation.year == DEMO_FUNDS_YEAR)
-    ).first()
+def _demo_allocations(session: Session, year: int) -> int:
+    """A year's allocations of 100,000 yuan over the townships, by their number of facilities
+    (2025, as in the county's report, and the current year, so the demo can spend)."""
+    exists = session.exec(select(FundAllocation.id).where(FundAllocation.year == year)).first()
     if exists is not None:
         return 0
     counts = dict(
@@ -165,11 +168,11 @@ def _demo_allocations(session: Session) -> int:
             actor=None,
             data=AllocationCreate(
                 township_id=township_id,
-                year=DEMO_FUNDS_YEAR,
+                year=year,
                 amount_fen=amount,
                 source=FundSource.county,
-                document_no="【样例】沁退役军人发〔2025〕8号",
-                allocated_on=date(DEMO_FUNDS_YEAR, 3, 15),
+                document_no=f"【样例】沁退役军人发〔{year}〕8号",
+                allocated_on=date(year, 3, 15),
                 note="示例数据：按各乡镇设施数量分配",
             ),
         )

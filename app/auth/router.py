@@ -1,13 +1,14 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Form, Request, status
+from pydantic import AfterValidator
 
 from app.auth import service
 from app.auth.schemas import PasswordChange, Token, UserCreate, UserRead, UserUpdate
-from app.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep
+from app.deps import AdminUser, CurrentUser, DatabaseDep, PageDep, SessionDep, SettingsDep
 from app.models import Role
-from app.schemas import Id, Page, SafeText
+from app.schemas import Id, Page, check_text
 from app.security import create_access_token
 
 router = APIRouter(tags=["auth"])
@@ -21,13 +22,15 @@ def _token_for(user_id: int, settings: SettingsDep) -> Token:
 
 @router.post("/auth/token", response_model=Token, summary="Sign in (OAuth2 password form)")
 def sign_in(
-    session: SessionDep,
+    request: Request,
+    db: DatabaseDep,
     settings: SettingsDep,
-    username: Annotated[SafeText, Form(min_length=1, max_length=64)],
-    password: Annotated[SafeText, Form(min_length=1, max_length=128)],
+    username: Annotated[str, Form(min_length=1, max_length=64), AfterValidator(check_text)],
+    password: Annotated[str, Form(min_length=1, max_length=128), AfterValidator(check_text)],
 ) -> Token:
+    client = request.client.host if request.client else "unknown"
     user = service.authenticate(
-        session=session, settings=settings, username=username, password=password
+        db=db, settings=settings, username=username, password=password, client=client
     )
     return _token_for(user.id, settings)  # type: ignore[arg-type]
 

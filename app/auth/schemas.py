@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.models import Role
-from app.schemas import Id, InputModel, TownshipRef
+from app.schemas import Id, InputModel, Phone, TownshipRef
 
 Username = Annotated[
     str,
@@ -12,7 +12,6 @@ Username = Annotated[
 ]
 # Passwords keep their spaces (InputModel trims every other string).
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128, strip_whitespace=False)]
-Phone = Annotated[str, StringConstraints(max_length=20, pattern=r"^\+?[0-9][0-9 -]{4,19}$")]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 

@@ -1,71 +1,85 @@
 """Sign-in (with a throttle shared by every worker) and user management."""
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
 from app.audit import service as audit
 from app.auth.schemas import UserCreate, UserUpdate
 from app.config import Settings
-from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
-from app.models import LoginThrottle, Role, Township, User
+from app.db import Database, insert_if_missing
+from app.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    conflict_on_duplicate,
+)
+from app.models import LoginThrottle, Role, User
 from app.models.base import utcnow
 from app.security import hash_password, verify_password
+from app.townships import service as townships
 
 _AUDIT_EXCLUDE = ("password_hash", "tokens_valid_after")
 
 
-def _throttle_key(username: str) -> str:
-    return username.strip().lower()[:64]
+def throttle_key(username: str, client: str) -> str:
+    return hashlib.sha256(f"{username.strip().lower()}\n{client}".encode()).hexdigest()
 
 
-def authenticate(*, session: Session, settings: Settings, username: str, password: str) -> User:
-    """The user whose credentials these are; a run of failures locks the username for a while."""
+def authenticate(
+    *, db: Database, settings: Settings, username: str, password: str, client: str
+) -> User:
+    """The user whose credentials these are; a run of failures from one client address
+    locks that username there for a while.
+
+    The password is checked (argon2, deliberately slow) outside any write transaction, so
+    sign-ins do not hold SQLite's write lock.
+    """
     now = utcnow()
-    key = _throttle_key(username)
-    throttle = session.exec(
-        select(LoginThrottle).where(LoginThrottle.username == key).with_for_update()
-    ).first()
+    key = throttle_key(username, client)
+    with db.session(write=False) as session:
+        throttle = session.get(LoginThrottle, key)
+        user = session.exec(select(User).where(User.username == username)).first()
     if throttle and throttle.locked_until and throttle.locked_until > now:
         wait = int((throttle.locked_until - now).total_seconds()) + 1
         raise TooManyRequests(
             f"Too many failed sign-ins for '{username}'; try again in {wait // 60 + 1} minutes",
             headers={"Retry-After": str(wait)},
         )
-    user = session.exec(select(User).where(User.username == username)).first()
     if not verify_password(password, user.password_hash if user else None):
-        _register_failure(session=session, settings=settings, throttle=throttle, key=key, now=now)
-        session.commit()
+        with db.begin() as session:
+            _register_failure(session=session, settings=settings, key=key, now=now)
         raise Unauthorized("Wrong username or password")
     assert user is not None
     if not user.is_active:
         raise Unauthorized("This account has been deactivated; ask the county administrator")
-    if throttle:
-        session.delete(throttle)
-        session.commit()
+    if throttle is not None:
+        with db.begin() as session:
+            session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
     return user
 
 
-def _register_failure(
-    *, session: Session, settings: Settings, throttle: LoginThrottle | None, key: str, now: datetime
-) -> None:
+def _register_failure(*, session: Session, settings: Settings, key: str, now: datetime) -> None:
+    """Count one failure atomically (the row is locked), locking after too many."""
+    insert_if_missing(session, LoginThrottle, {"key": key, "failures": 0, "first_failed_at": now})
+    throttle = session.exec(
+        select(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     window = timedelta(minutes=settings.login_lock_minutes)
-    if throttle is None:
-        throttle = LoginThrottle(username=key, failures=0, first_failed_at=now)
-        session.add(throttle)
-    elif throttle.first_failed_at < now - window:
+    if throttle.first_failed_at < now - window:
         throttle.failures, throttle.first_failed_at, throttle.locked_until = 0, now, None
     throttle.failures += 1
     if throttle.failures >= settings.login_max_failures:
         throttle.locked_until = now + window
-
-
-def _check_township(session: Session, township_id: int | None) -> None:
-    if township_id is not None and session.get(Township, township_id) is None:
-        raise InvalidInput(("body", "township_id"), f"There is no township with id {township_id}")
 
 
 def get_user(*, session: Session, user_id: int) -> User:
@@ -101,15 +115,16 @@ def list_users(
 
 
 def create_user(*, session: Session, actor: User | None, data: UserCreate) -> User:
-    _check_township(session, data.township_id)
+    if data.township_id is not None:
+        townships.require(session, data.township_id)
     if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict(f"The username '{data.username}' is already taken")
     user = User.model_validate(
         data.model_dump(exclude={"password"}),
         update={"password_hash": hash_password(data.password)},
     )
-    session.add(user)
-    session.flush()
+    with conflict_on_duplicate(session, f"The username '{data.username}' is already taken"):
+        session.add(user)
     audit.record(
         session=session,
         actor=actor,
@@ -126,6 +141,8 @@ def update_user(*, session: Session, actor: User, user_id: int, data: UserUpdate
     user = get_user(session=session, user_id=user_id)
     before = audit.snapshot(user, exclude=_AUDIT_EXCLUDE)
     changes = data.model_dump(exclude_unset=True)
+    if "full_name" in changes and changes["full_name"] is None:
+        raise InvalidInput(("body", "full_name"), "full_name cannot be empty")
     if changes.get("is_active") is None:
         changes.pop("is_active", None)
     if changes.get("role") is None:
@@ -141,7 +158,7 @@ def update_user(*, session: Session, actor: User, user_id: int, data: UserUpdate
     if role is Role.township:
         if township_id is None:
             raise InvalidInput(("body", "township_id"), "A township user needs a township_id")
-        _check_township(session, township_id)
+        townships.require(session, township_id)
     elif "township_id" in changes and changes["township_id"] is not None:
         raise InvalidInput(("body", "township_id"), "Only township users belong to a township")
     else:

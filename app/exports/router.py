@@ -1,13 +1,14 @@
 from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.exports.tables import (
+    DATE_FORMAT,
     PERCENT_FORMAT,
     XLSX,
     YUAN_FORMAT,
@@ -16,12 +17,14 @@ from app.exports.tables import (
     xlsx_response,
 )
 from app.funds import service as funds
-from app.funds.money import rate, yuan_decimal
+from app.funds.money import yuan_decimal
+from app.funds.router import ReportYear
+from app.funds.schemas import AccountRead, Totals
 from app.models import Facility, Tier
 from app.models.enums import CATEGORY_LABELS_ZH, ENTRY_LABELS_ZH, KIND_LABELS_ZH, TIER_LABELS_ZH
 from app.reports import annual
 from app.schedule import service as schedule
-from app.schemas import Id
+from app.schemas import Day, Id
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -47,7 +50,7 @@ def _overdue_rows(facilities: list[Facility], as_of: date, tz: Any) -> Iterator[
             TIER_LABELS_ZH[f.tier],
             KIND_LABELS_ZH[f.kind],
             last,
-            f.next_due_on.isoformat(),
+            f.next_due_on,
             (as_of - f.next_due_on).days,
             f.custodian_name or "",
             f.custodian_phone or "",
@@ -77,12 +80,12 @@ def export_overdue_csv(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    as_of: date | None = None,
+    as_of: Day | None = None,
     township_id: Id | None = None,
     tier: Tier | None = None,
 ) -> Response:
     as_of, rows = _overdue(session, settings, user, as_of, township_id, tier)
-    return csv_response(f"逾期未巡查设施_{as_of.isoformat()}.csv", OVERDUE_HEADER, rows)
+    return csv_response(f"逾期未巡查设施_{as_of}.csv", f"overdue_{as_of}.csv", OVERDUE_HEADER, rows)
 
 
 @router.get(
@@ -95,7 +98,7 @@ def export_overdue_xlsx(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    as_of: Annotated[date | None, Query()] = None,
+    as_of: Day | None = None,
     township_id: Id | None = None,
     tier: Tier | None = None,
 ) -> Response:
@@ -105,8 +108,9 @@ def export_overdue_xlsx(
         header=OVERDUE_HEADER,
         rows=rows,
         widths=OVERDUE_WIDTHS,
+        formats={7: DATE_FORMAT},
     )
-    return xlsx_response(f"逾期未巡查设施_{as_of.isoformat()}.xlsx", [sheet])
+    return xlsx_response(f"逾期未巡查设施_{as_of}.xlsx", f"overdue_{as_of}.xlsx", [sheet])
 
 
 FUND_SUMMARY_HEADER = [
@@ -126,30 +130,22 @@ _MONEY = {i: YUAN_FORMAT for i in (2, 3, 4, 5)}
 
 
 def _fund_sheets(session: SessionDep, user: CurrentUser, year: int, tz: Any) -> list[Sheet]:
-    accounts = funds.summary(session=session, user=user, year=year)
-    names = {t.id: t.name for t, _ in accounts}
-    summary_rows: list[list[Any]] = [
-        [
-            t.name,
-            t.code,
-            yuan_decimal(a.allocated_fen),
-            yuan_decimal(a.committed_fen),
-            yuan_decimal(a.spent_fen),
-            yuan_decimal(a.available_fen),
-            rate(a.spent_fen, a.allocated_fen),
-        ]
-        for t, a in accounts
+    accounts = [
+        AccountRead.of(t, a) for t, a in funds.summary(session=session, user=user, year=year)
     ]
-    totals = [
-        sum(getattr(a, f) for _, a in accounts)
-        for f in ("allocated_fen", "committed_fen", "spent_fen")
-    ]
-    allocated, committed, spent = totals
-    available = allocated - committed - spent
-    summary_rows.append(
-        ["合计", "", *map(yuan_decimal, (allocated, committed, spent, available)),
-         rate(spent, allocated)]
-    )  # fmt: skip
+    names = {a.township.id: a.township.name for a in accounts}
+
+    def money_row(first: str, second: str, figures: AccountRead | Totals) -> list[Any]:
+        amounts = (
+            figures.allocated_fen,
+            figures.committed_fen,
+            figures.spent_fen,
+            figures.available_fen,
+        )
+        return [first, second, *map(yuan_decimal, amounts), figures.execution_rate]
+
+    summary_rows = [money_row(a.township.name, a.township.code, a) for a in accounts]
+    summary_rows.append(money_row("合计", "", Totals.of(accounts)))
     entries, _ = funds.ledger(session=session, user=user, township_id=None, year=year, limit=None)
     ledger_rows = (
         [
@@ -161,11 +157,11 @@ def _fund_sheets(session: SessionDep, user: CurrentUser, year: int, tz: Any) -> 
             yuan_decimal(entry.amount_fen),
             entry.order_id,
             entry.allocation_id,
-            username or "",
+            f"{actor.full_name}（{actor.username}）" if actor else "",
             entry.reason or "",
             entry.override_reason or "",
         ]
-        for entry, username in entries
+        for entry, actor in entries
     )
     return [
         Sheet(
@@ -185,11 +181,6 @@ def _fund_sheets(session: SessionDep, user: CurrentUser, year: int, tz: Any) -> 
     ]
 
 
-YearParam = Annotated[
-    int | None, Query(ge=2000, le=2100, description="default: the latest year with allocations")
-]
-
-
 @router.get(
     "/funds.xlsx",
     response_class=Response,
@@ -197,11 +188,12 @@ YearParam = Annotated[
     summary="Fund summary and ledger of a year as an Excel workbook",
 )
 def export_funds(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: YearParam = None
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: ReportYear
 ) -> Response:
-    year = year or funds.default_year(session, fallback=local_today(settings.tz).year)
     return xlsx_response(
-        f"零散烈士纪念设施保护经费_{year}.xlsx", _fund_sheets(session, user, year, settings.tz)
+        f"零散烈士纪念设施保护经费_{year}.xlsx",
+        f"funds_{year}.xlsx",
+        _fund_sheets(session, user, year, settings.tz),
     )
 
 
@@ -212,9 +204,8 @@ def export_funds(
     summary="The annual report as an Excel workbook",
 )
 def export_annual(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: YearParam = None
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: ReportYear
 ) -> Response:
-    year = year or funds.default_year(session, fallback=local_today(settings.tz).year)
     report = annual.annual_report(session=session, user=user, year=year)
     facilities = Sheet(
         title="设施",
@@ -282,5 +273,6 @@ def export_annual(
     fund_sheets = _fund_sheets(session, user, year, settings.tz)
     return xlsx_response(
         f"零散烈士纪念设施年度报告_{year}.xlsx",
+        f"annual_report_{year}.xlsx",
         [overview, facilities, patrols, campaigns, maintenance, *fund_sheets],
     )

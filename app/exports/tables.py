@@ -10,13 +10,16 @@ from urllib.parse import quote
 from fastapi.responses import Response, StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 YUAN_FORMAT = "#,##0.00"
 PERCENT_FORMAT = "0.0%"
+DATE_FORMAT = "yyyy-mm-dd"
 
 
 @dataclass
@@ -29,12 +32,25 @@ class Sheet:
     formats: dict[int, str] = field(default_factory=dict)
 
 
-def _disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+#: what spreadsheet programs read as the start of a formula in a CSV cell
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+def csv_safe(value: Any) -> Any:
+    """Text that Excel would run as a formula (=HYPERLINK…) gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _disposition(filename: str, fallback: str) -> str:
+    """The Chinese name for browsers that read RFC 5987, an ASCII one for those that do not."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def csv_response(
+    filename: str, fallback: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> Response:
     def lines() -> Iterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -43,49 +59,58 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
         for row in rows:
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([csv_safe(v) for v in row])
             yield buffer.getvalue().encode("utf-8")
 
     return StreamingResponse(
         lines(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": _disposition(filename)},
+        headers={"Content-Disposition": _disposition(filename, fallback)},
     )
+
+
+def _xlsx_cell(sheet: Any, value: Any, number_format: str | None) -> Any:
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)  # rows stored before input was checked
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # text typed by a user is never a formula
+        return cell
+    if number_format is not None and value is not None:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = number_format
+        return cell
+    return value
 
 
 def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
     workbook = Workbook(write_only=True)
     for spec in sheets:
         sheet = workbook.create_sheet(spec.title[:31])
+        rows = list(spec.rows)
         for index, width in enumerate(spec.widths):
-            sheet.column_dimensions[chr(ord("A") + index)].width = width
+            sheet.column_dimensions[get_column_letter(index + 1)].width = width
+        # The header stays in view and every column can be filtered, as clerks expect.
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(spec.header))}{len(rows) + 1}"
         header = []
         for title in spec.header:
             cell = WriteOnlyCell(sheet, value=title)
             cell.font = Font(bold=True)
             header.append(cell)
         sheet.append(header)
-        for row in spec.rows:
-            if not spec.formats:
-                sheet.append(list(row))
-                continue
-            cells: list[Any] = []
-            for index, value in enumerate(row):
-                if index in spec.formats and value is not None:
-                    cell = WriteOnlyCell(sheet, value=value)
-                    cell.number_format = spec.formats[index]
-                    cells.append(cell)
-                else:
-                    cells.append(value)
-            sheet.append(cells)
+        for row in rows:
+            sheet.append(
+                [_xlsx_cell(sheet, value, spec.formats.get(i)) for i, value in enumerate(row)]
+            )
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
 
 
-def xlsx_response(filename: str, sheets: Sequence[Sheet]) -> Response:
+def xlsx_response(filename: str, fallback: str, sheets: Sequence[Sheet]) -> Response:
     return Response(
         xlsx_bytes(sheets),
         media_type=XLSX,
-        headers={"Content-Disposition": _disposition(filename)},
+        headers={"Content-Disposition": _disposition(filename, fallback)},
     )

@@ -210,9 +210,28 @@ def _townships(session: Session) -> dict[str, int]:
     return lookup
 
 
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+
+
+def _date(value: Any) -> date:
+    """A date as spreadsheets hold them: a cell date, 2024-05-10, 2024/5/10 or 2024年5月10日."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    match = _DATE.match(str(value).strip())
+    if match:
+        try:
+            return date(*(int(part) for part in match.groups()))
+        except ValueError:
+            pass
+    raise ValueError(f"'{value}' is not a date (write it as 2024-05-10)")
+
+
 def _parse_row(
     number: int, raw: list[Any], columns: dict[str, int], townships: dict[str, int]
 ) -> tuple[_Row | None, list[RowError]]:
+    """One spreadsheet row as a validated facility, or every error found in it."""
     values: dict[str, Any] = {}
     errors: list[RowError] = []
     for name, index in columns.items():
@@ -224,7 +243,7 @@ def _parse_row(
         if name in VALUES:
             mapped = VALUES[name].get(str(value).lower())
             if mapped is None:
-                choices = ", ".join(sorted({v for v in VALUES[name].values()}))
+                choices = ", ".join(sorted(set(VALUES[name].values())))
                 errors.append(RowError(number, name, f"'{value}' is not one of {choices}"))
                 continue
             value = mapped
@@ -237,20 +256,29 @@ def _parse_row(
             continue
         elif name == "martyrs":
             value = _martyrs(value)
-        elif name == "registered_on" and isinstance(value, datetime):
-            value = value.date()
-        elif name in ("code", "custodian_phone", "year_built") and not isinstance(value, date):
+        elif name == "registered_on":
+            try:
+                value = _date(value)
+            except ValueError as exc:
+                errors.append(RowError(number, name, str(exc)))
+                continue
+        elif name in ("code", "custodian_phone", "year_built"):
             value = str(value)
         values[name] = value
-    if errors:
-        return None, errors
+    already = {e.field for e in errors}
+    if "township" in already:
+        already.add("township_id")
     try:
-        return _Row(number, FacilityCreate.model_validate(values)), []
+        data = FacilityCreate.model_validate(values)
     except ValidationError as exc:
         for error in exc.errors():
             loc = ".".join(str(p) for p in error["loc"]) or "row"
-            errors.append(RowError(number, loc, error["msg"]))
+            if loc in already and loc not in values:
+                continue  # its cell was already reported (or the township did not resolve)
+            field = "township" if loc == "township_id" else loc
+            errors.append(RowError(number, field, error["msg"]))
         return None, errors
+    return (None, errors) if errors else (_Row(number, data), [])
 
 
 def _rows(

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.models import Crs, FacilityKind, FacilityStatus, Tier
-from app.schemas import Id, InputModel, TownshipRef
+from app.schemas import Day, Id, InputModel, Phone, ShortText, TownshipRef
 
 FacilityCode = Annotated[
     str,
@@ -12,17 +12,13 @@ FacilityCode = Annotated[
 ]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Phone = Annotated[str, StringConstraints(max_length=20, pattern=r"^\+?[0-9][0-9 -]{4,19}$")]
-ShortText = Annotated[str, StringConstraints(max_length=64)]
 
-#: fields a township user may change on their own township's facilities
+#: fields a township user may change on their own township's facilities. Not the location:
+#: reports are judged on site against it, so only the county moves a facility.
 TOWNSHIP_EDITABLE = frozenset(
     {
         "village",
         "address",
-        "longitude",
-        "latitude",
-        "crs",
         "martyrs",
         "custodian_name",
         "custodian_phone",
@@ -73,7 +69,7 @@ class FacilityCreate(_FacilityFields):
     latitude: Latitude
     crs: Crs = Field(default=Crs.wgs84, description="the system the coordinates are given in")
     martyrs: list[Martyr] = Field(default_factory=list, max_length=200)
-    registered_on: date | None = Field(
+    registered_on: Day | None = Field(
         default=None, description="登记日期; defaults to today (county time)"
     )
 
@@ -88,7 +84,7 @@ class FacilityUpdate(_FacilityFields):
     longitude: Longitude | None = None
     latitude: Latitude | None = None
     crs: Crs | None = None
-    registered_on: date | None = None
+    registered_on: Day | None = None
 
     @model_validator(mode="after")
     def _coordinates_together(self) -> "FacilityUpdate":

@@ -12,7 +12,7 @@ from app import access
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import BBox, Settings
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, conflict_on_duplicate
 from app.facilities.schemas import (
     TOWNSHIP_EDITABLE,
     FacilityCreate,
@@ -21,9 +21,10 @@ from app.facilities.schemas import (
     FacilityUpdate,
 )
 from app.geo.crs import to_wgs84
-from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, Township, User
+from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, User
 from app.schedule import service as schedule
 from app.schemas import TownshipRef
+from app.townships import service as townships
 
 _AUDIT_EXCLUDE = ("martyr_names", "last_inspected_on")
 
@@ -172,11 +173,6 @@ def _martyrs(martyrs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"martyrs": martyrs, "martyr_names": " ".join(m["name"] for m in martyrs)}
 
 
-def _check_township(session: Session, township_id: int) -> None:
-    if session.get(Township, township_id) is None:
-        raise InvalidInput(("body", "township_id"), f"There is no township with id {township_id}")
-
-
 def _ensure_code_free(session: Session, code: str, *, other_than: int | None = None) -> None:
     existing = session.exec(select(Facility.id).where(Facility.code == code)).first()
     if existing is not None and existing != other_than:
@@ -192,7 +188,7 @@ def add_facility(
     *, session: Session, settings: Settings, actor: User | None, data: FacilityCreate
 ) -> Facility:
     """Register a facility in the caller's transaction (no commit)."""
-    _check_township(session, data.township_id)
+    townships.require(session, data.township_id)
     _ensure_code_free(session, data.code)
     _check_registered_on(settings, data.registered_on)
     registered_on = data.registered_on or local_today(settings.tz)
@@ -206,8 +202,8 @@ def add_facility(
         }
     )
     schedule.refresh_due(session, facility)
-    session.add(facility)
-    session.flush()
+    with conflict_on_duplicate(session, f"A facility with code '{data.code}' already exists"):
+        session.add(facility)
     audit.record(
         session=session,
         actor=actor,
@@ -241,7 +237,7 @@ def apply_update(
     if cleared:
         raise InvalidInput(("body", cleared[0]), f"{cleared[0]} cannot be empty")
     if "township_id" in changes:
-        _check_township(session, changes["township_id"])
+        townships.require(session, changes["township_id"])
     if "code" in changes:
         _ensure_code_free(session, changes["code"], other_than=facility.id)
     _check_registered_on(settings, changes.get("registered_on"))

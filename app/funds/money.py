@@ -24,7 +24,7 @@ def yuan_decimal(fen: int) -> Decimal:
 
 
 def wan_yuan(fen: int) -> str:
-    """Ten-thousands of yuan (万元), two decimals, as bureau reports write them."""
+    """Ten-thousands of yuan (万元) to 0.01, without trailing zeros: ``10``, ``80.29``."""
     sign = "-" if fen < 0 else ""
     whole, rest = divmod(abs(fen), 1_000_000)
     hundredths = (rest + 5_000) // 10_000  # round half up to 0.01 万元
@@ -32,7 +32,17 @@ def wan_yuan(fen: int) -> str:
         whole, hundredths = whole + 1, 0
     if whole == hundredths == 0:
         sign = ""
-    return f"{sign}{whole:,}.{hundredths:02d}"
+    decimals = f"{hundredths:02d}".rstrip("0")
+    return f"{sign}{whole}" + (f".{decimals}" if decimals else "")
+
+
+def amount_zh(fen: int) -> str:
+    """An amount as the bureau's reports write it: ``10万元``, ``80.29万元``, ``5580元``."""
+    if abs(fen) >= 1_000_000:
+        return f"{wan_yuan(fen)}万元"
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}" + (f".{cents:02d}" if cents else "") + "元"
 
 
 def rate(part: int, whole: int) -> float | None:

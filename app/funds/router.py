@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
 from app.clock import local_today
 from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
@@ -14,14 +14,10 @@ from app.funds.schemas import (
     SummaryRead,
     Totals,
 )
-from app.models import FundAllocation, LedgerEntry, Township
+from app.models import FundAllocation, LedgerEntry, Township, User
 from app.schemas import Id, Page, TownshipRef
 
 router = APIRouter(tags=["funds"])
-
-YearQuery = Annotated[
-    int | None, Query(ge=2000, le=2100, description="default: the latest year with allocations")
-]
 
 
 def allocation_read(allocation: FundAllocation, township: Township) -> AllocationRead:
@@ -31,12 +27,27 @@ def allocation_read(allocation: FundAllocation, township: Township) -> Allocatio
     )
 
 
-def entry_read(entry: LedgerEntry, username: str | None) -> LedgerEntryRead:
-    return LedgerEntryRead(**entry.model_dump(), actor_username=username)
+def entry_read(entry: LedgerEntry, actor: User | None) -> LedgerEntryRead:
+    return LedgerEntryRead(
+        **entry.model_dump(),
+        actor_username=actor.username if actor else None,
+        actor_name=actor.full_name if actor else None,
+    )
 
 
-def resolve_year(session: SessionDep, settings: SettingsDep, year: int | None) -> int:
+def report_year(
+    session: SessionDep,
+    settings: SettingsDep,
+    year: Annotated[
+        int | None,
+        Query(ge=2000, le=2100, description="default: the latest year with allocations"),
+    ] = None,
+) -> int:
+    """The year a summary or report is about (DESIGN.md rule 10 for the default)."""
     return year or service.default_year(session, fallback=local_today(settings.tz).year)
+
+
+ReportYear = Annotated[int, Depends(report_year)]
 
 
 @router.post(
@@ -103,10 +114,7 @@ def reverse_allocation(
     response_model=SummaryRead,
     summary="Allocated, committed, spent and available per township for a year",
 )
-def read_summary(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: YearQuery = None
-) -> SummaryRead:
-    year = resolve_year(session, settings, year)
+def read_summary(session: SessionDep, user: CurrentUser, year: ReportYear) -> SummaryRead:
     rows = [AccountRead.of(t, a) for t, a in service.summary(session=session, user=user, year=year)]
     return SummaryRead(year=year, townships=rows, totals=Totals.of(rows))
 

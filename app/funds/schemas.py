@@ -1,14 +1,12 @@
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.funds.money import PositiveFen, Year, rate
 from app.models import EntryKind, FundAccount, FundSource, Township
-from app.schemas import Id, InputModel, TownshipRef
-
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+from app.schemas import Day, Id, InputModel, Reason, TownshipRef
 
 
 class AllocationCreate(InputModel):
@@ -19,7 +17,7 @@ class AllocationCreate(InputModel):
     document_no: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="文号, e.g. 沁退役军人发〔2025〕12号"
     )
-    allocated_on: date
+    allocated_on: Day
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
@@ -37,7 +35,7 @@ class AllocationRead(BaseModel):
     amount_fen: int
     source: FundSource
     document_no: str
-    allocated_on: date
+    allocated_on: Day
     note: str | None
     created_at: datetime
     reversed_at: datetime | None
@@ -99,6 +97,7 @@ class LedgerEntryRead(BaseModel):
     allocation_id: int | None
     actor_id: int | None
     actor_username: str | None
+    actor_name: str | None
     at: datetime
     reason: str | None
     override_reason: str | None

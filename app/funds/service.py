@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app import access
 from app.audit import service as audit
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.db import insert_if_missing
+from app.errors import Conflict, Forbidden, NotFound
 from app.funds.money import yuan
 from app.funds.schemas import AllocationCreate
 from app.models import (
@@ -30,17 +30,23 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.townships import service as townships
 
 _AVAILABLE = FundAccount.allocated_fen - FundAccount.committed_fen - FundAccount.spent_fen
 
 
 def _ensure_account(session: Session, township_id: int, year: int) -> None:
     """Create the (township, year) account row if it is missing; safe under concurrency."""
-    insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
-    session.execute(
-        insert(FundAccount)
-        .values(township_id=township_id, year=year, allocated_fen=0, committed_fen=0, spent_fen=0)
-        .on_conflict_do_nothing()
+    insert_if_missing(
+        session,
+        FundAccount,
+        {
+            "township_id": township_id,
+            "year": year,
+            "allocated_fen": 0,
+            "committed_fen": 0,
+            "spent_fen": 0,
+        },
     )
 
 
@@ -141,10 +147,7 @@ def record(
 
 def allocate(*, session: Session, actor: User | None, data: AllocationCreate) -> FundAllocation:
     """Record money a township receives; its account and the ledger follow."""
-    if session.get(Township, data.township_id) is None:
-        raise InvalidInput(
-            ("body", "township_id"), f"There is no township with id {data.township_id}"
-        )
+    townships.require(session, data.township_id)
     allocation = FundAllocation.model_validate(
         data, update={"created_by_id": actor.id if actor else None}
     )
@@ -297,12 +300,9 @@ def summary(*, session: Session, user: User, year: int) -> list[tuple[Township, 
             )
         ).scalars()
     }
-    townships = session.execute(
-        access.scope(select(Township), user, Township.id).order_by(Township.code)
-    ).scalars()
     return [
         (t, accounts.get(t.id) or FundAccount(township_id=t.id, year=year))  # type: ignore[arg-type]
-        for t in townships
+        for t in townships.visible(session, user)
     ]
 
 
@@ -314,8 +314,8 @@ def ledger(
     year: int | None,
     limit: int | None,
     offset: int = 0,
-) -> tuple[list[tuple[LedgerEntry, str | None]], int]:
-    """Ledger entries in the order they were written, with the actor's username."""
+) -> tuple[list[tuple[LedgerEntry, User | None]], int]:
+    """Ledger entries in the order they were written, with who wrote them."""
     if township_id is not None:
         access.ensure_visible(user, township_id, f"Township {township_id}")
     conditions: list[Any] = []
@@ -329,7 +329,7 @@ def ledger(
     total = session.execute(count.where(*conditions)).scalar_one()
     actor = aliased(User)
     query = (
-        access.scope(select(LedgerEntry, actor.username), user, LedgerEntry.township_id)
+        access.scope(select(LedgerEntry, actor), user, LedgerEntry.township_id)
         .outerjoin(actor, actor.id == LedgerEntry.actor_id)
         .where(*conditions)
         .order_by(LedgerEntry.id)
@@ -337,4 +337,4 @@ def ledger(
     )
     if limit is not None:
         query = query.limit(limit)
-    return [(entry, username) for entry, username in session.execute(query).all()], total
+    return [(entry, author) for entry, author in session.execute(query).all()], total

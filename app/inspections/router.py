@@ -1,4 +1,3 @@
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
@@ -10,7 +9,7 @@ from app.models import Inspection, ReviewStatus
 from app.photos import service as photos
 from app.photos.router import UPLOAD_RESPONSES, receive_upload
 from app.photos.schemas import PhotoRead
-from app.schemas import Id, Page, SafeText
+from app.schemas import Day, Id, Page, SafeText
 
 router = APIRouter(prefix="/inspections", tags=["inspections"])
 
@@ -44,9 +43,11 @@ def list_inspections(
     inspector_id: Id | None = None,
     review_status: ReviewStatus | None = None,
     on_site: bool | None = None,
-    since: Annotated[date | None, Query(alias="from", description="inspected on or after")] = None,
-    until: Annotated[date | None, Query(alias="to", description="inspected on or before")] = None,
-    receipt: Annotated[SafeText | None, Query(max_length=9)] = None,
+    since: Annotated[Day | None, Query(alias="from", description="inspected on or after")] = None,
+    until: Annotated[Day | None, Query(alias="to", description="inspected on or before")] = None,
+    receipt: Annotated[
+        SafeText | None, Query(max_length=16, description="as read out: any case, dash optional")
+    ] = None,
 ) -> Page[InspectionRead]:
     filters = service.InspectionFilters(
         facility_id=facility_id,
@@ -56,7 +57,7 @@ def list_inspections(
         on_site=on_site,
         since=since,
         until=until,
-        receipt=receipt.upper() if receipt else None,
+        receipt=service.normalize_receipt(receipt) if receipt else None,
     )
     rows, total = service.list_inspections(
         session=session, user=user, filters=filters, limit=page.limit, offset=page.offset

@@ -2,12 +2,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.facilities.schemas import Latitude, Longitude
 from app.models import ChecklistAnswer, ChecklistItem, Condition, Crs, ReviewStatus
 from app.photos.schemas import PhotoRead
-from app.schemas import Id, InputModel, UserRef
+from app.schemas import Id, InputModel, Instant, UserRef
 
 
 class Position(InputModel):
@@ -22,7 +22,7 @@ class Position(InputModel):
 class InspectionCreate(InputModel):
     client_id: uuid.UUID = Field(description="made by the phone; resending it is harmless")
     facility_id: Id
-    inspected_at: AwareDatetime = Field(description="ISO 8601 with a UTC offset")
+    inspected_at: Instant = Field(description="ISO 8601 with a UTC offset")
     condition: Condition
     checklist: dict[ChecklistItem, ChecklistAnswer] = Field(default_factory=dict)
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None

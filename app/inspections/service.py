@@ -35,11 +35,21 @@ MAX_AGE = timedelta(days=60)
 GCJ02_SUSPECT_RANGE_M = (300.0, 700.0)
 
 
+#: letters easily misheard or misread are never used: I and L read as 1, O as 0, U as 5
+_RECEIPT_LOOKALIKES = str.maketrans("ILOU", "1105")
+
+
 def receipt_for(client_id: uuid.UUID) -> str:
-    """An 8-character code (Crockford base32 of the id's hash), e.g. ``K7Q2-9XMD``."""
+    """An 8-character code from the id's hash (base32 without I, L, O, U), e.g. ``K7Q2-9XMD``."""
     digest = hashlib.sha256(client_id.bytes).digest()[:5]
-    code = base64.b32encode(digest).decode().translate(str.maketrans("ILOU", "1105"))
+    code = base64.b32encode(digest).decode().translate(_RECEIPT_LOOKALIKES)
     return f"{code[:4]}-{code[4:]}"
+
+
+def normalize_receipt(text: str) -> str:
+    """A receipt as someone typed it back (any case, with or without the dash, O for 0)."""
+    code = "".join(c for c in text.upper() if c.isalnum()).translate(_RECEIPT_LOOKALIKES)
+    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
 
 
 def payload_sha256(data: InspectionCreate) -> str:
@@ -198,6 +208,8 @@ def review(
     facility = facilities.get_facility(
         session=session, user=user, facility_id=inspection.facility_id, for_update=True
     )
+    # Read again under the facility's lock: a review that committed meanwhile is "before".
+    inspection = get_inspection(session=session, user=user, inspection_id=inspection_id)
     before = {"review_status": inspection.review_status.value, "comment": inspection.review_comment}
     inspection.review_status = ReviewStatus(data.decision)
     inspection.review_comment = data.comment or None

@@ -1,7 +1,7 @@
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile, status
-from sqlalchemy import select
 
 from app.clock import local_today
 from app.deps import CurrentUser, DatabaseDep, PageDep, SessionDep, SettingsDep, StaffUser
@@ -20,10 +20,7 @@ from app.models import (
     MaintenanceCategory,
     MaintenanceOrder,
     OrderStatus,
-    Photo,
     PhotoStage,
-    Township,
-    User,
 )
 from app.photos import service as photos
 from app.photos.router import UPLOAD_RESPONSES, receive_upload
@@ -33,26 +30,18 @@ from app.schemas import Id, Page, TownshipRef, UserRef
 router = APIRouter(tags=["maintenance"])
 
 
-def to_read(session: SessionDep, order: MaintenanceOrder, *, today) -> OrderRead:
-    township = session.get(Township, order.township_id)
-    approver = session.get(User, order.approved_by_id) if order.approved_by_id else None
-    report_photos: list[Photo] = []
-    if order.inspection_id is not None:
-        report_photos = list(
-            session.execute(
-                select(Photo).where(Photo.inspection_id == order.inspection_id).order_by(Photo.id)
-            ).scalars()
-        )
+def to_read(order: MaintenanceOrder, *, today: date) -> OrderRead:
+    """The API shape of an order loaded with ``service._LOAD`` (no further queries)."""
     return OrderRead(
         **order.model_dump(
             exclude={"facility_id", "township_id", "approved_by_id", "created_by_id"}
         ),
         facility=FacilityRef.model_validate(order.facility, from_attributes=True),
-        township=TownshipRef.model_validate(township),
+        township=TownshipRef.model_validate(order.township),
         overdue=bool(order.status in service.OPEN and order.due_on and order.due_on < today),
-        approved_by=UserRef.model_validate(approver) if approver else None,
+        approved_by=UserRef.model_validate(order.approved_by) if order.approved_by else None,
         photos=[PhotoRead.of(p) for p in order.photos],
-        inspection_photos=[PhotoRead.of(p) for p in report_photos],
+        inspection_photos=[PhotoRead.of(p) for p in order.inspection_photos],
     )
 
 
@@ -66,7 +55,7 @@ def create_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, data: OrderCreate
 ) -> OrderRead:
     order = service.create_order(session=session, settings=settings, user=user, data=data)
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.post(
@@ -89,7 +78,7 @@ def create_order_from_report(
         inspection_id=inspection_id,
         data=data or OrderFromReport(),
     )
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.get("/maintenance", response_model=Page[OrderRead], summary="Maintenance orders")
@@ -122,7 +111,7 @@ def list_orders(
         limit=page.limit,
         offset=page.offset,
     )
-    items = [to_read(session, o, today=today) for o in rows]
+    items = [to_read(o, today=today) for o in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -131,7 +120,7 @@ def read_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
 ) -> OrderRead:
     order = service.get_order(session=session, user=user, order_id=order_id)
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.patch(
@@ -141,7 +130,7 @@ def update_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: OrderUpdate
 ) -> OrderRead:
     order = service.update_order(session=session, user=user, order_id=order_id, data=data)
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.post(
@@ -158,7 +147,7 @@ def approve_order(
 ) -> OrderRead:
     override = data.override_reason if data else None
     order = service.approve(session=session, user=user, order_id=order_id, override_reason=override)
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.post("/maintenance/{order_id}/start", response_model=OrderRead, summary="Start the work")
@@ -166,7 +155,7 @@ def start_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
 ) -> OrderRead:
     order = service.start(session=session, user=user, order_id=order_id)
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.post(
@@ -180,7 +169,7 @@ def complete_order(
     order = service.complete(
         session=session, settings=settings, user=user, order_id=order_id, data=data
     )
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.post(
@@ -192,7 +181,7 @@ def cancel_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: Cancellation
 ) -> OrderRead:
     order = service.cancel(session=session, user=user, order_id=order_id, reason=data.reason)
-    return to_read(session, order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz))
 
 
 @router.post(

@@ -6,12 +6,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.funds.money import Fen, Year
 from app.models import MaintenanceCategory, OrderStatus
 from app.photos.schemas import PhotoRead
-from app.schemas import Id, InputModel, TownshipRef, UserRef
+from app.schemas import Day, Id, InputModel, Reason, ShortText, TownshipRef, UserRef
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=4000)]
-ShortText = Annotated[str, StringConstraints(max_length=64)]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
 class OrderCreate(InputModel):
@@ -21,7 +19,7 @@ class OrderCreate(InputModel):
     title: Title
     description: Description | None = None
     planned_cost_fen: Fen = Field(description="integer fen (分)")
-    due_on: date | None = Field(default=None, description="限期整改: the deadline")
+    due_on: Day | None = Field(default=None, description="限期整改: the deadline")
     assignee: ShortText | None = None
     year: Year | None = Field(default=None, description="whose funds; default: this year")
 
@@ -33,7 +31,7 @@ class OrderFromReport(InputModel):
     title: Title | None = None
     description: Description | None = None
     planned_cost_fen: Fen = 0
-    due_on: date | None = None
+    due_on: Day | None = None
     assignee: ShortText | None = None
     year: Year | None = None
 
@@ -45,7 +43,7 @@ class OrderUpdate(InputModel):
     title: Title | None = None
     description: Description | None = None
     planned_cost_fen: Fen | None = None
-    due_on: date | None = None
+    due_on: Day | None = None
     assignee: ShortText | None = None
     year: Year | None = None
 
@@ -58,7 +56,7 @@ class Override(InputModel):
 
 class Completion(Override):
     actual_cost_fen: Fen
-    completed_on: date
+    completed_on: Day
     payee: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     invoice_no: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 

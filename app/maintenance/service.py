@@ -14,7 +14,7 @@ from app import access
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import Settings
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.facilities import service as facilities
 from app.funds import service as funds
 from app.funds.money import yuan
@@ -32,7 +32,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.models.enums import CHECKLIST_LABELS_ZH, CONDITION_LABELS_ZH
+from app.models.enums import CHECKLIST_PROBLEMS_ZH, CONDITION_LABELS_ZH
 
 OPEN = (OrderStatus.planned, OrderStatus.approved, OrderStatus.in_progress)
 #: action → (states it may start from, state it leads to)
@@ -58,15 +58,22 @@ _SURROUNDINGS = {
 }
 
 
+#: everything an order's read shape shows, loaded in a fixed number of queries
+_LOAD = (
+    selectinload(MaintenanceOrder.facility),
+    selectinload(MaintenanceOrder.township),
+    selectinload(MaintenanceOrder.approved_by),
+    selectinload(MaintenanceOrder.photos),
+    selectinload(MaintenanceOrder.inspection_photos),
+)
+
+
 def _load(session: Session, order_id: int, *, for_update: bool = False) -> MaintenanceOrder | None:
     query = select(MaintenanceOrder).where(MaintenanceOrder.id == order_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(of=MaintenanceOrder)  # type: ignore[arg-type]
     return session.execute(
-        query.options(
-            selectinload(MaintenanceOrder.facility),
-            selectinload(MaintenanceOrder.photos),
-        ).execution_options(populate_existing=True)
+        query.options(*_LOAD).execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 
@@ -141,7 +148,7 @@ def prefill_from_report(inspection: Inspection, facility_name: str) -> dict[str,
         category = MaintenanceCategory.environment
     else:
         category = MaintenanceCategory.routine_care
-    found = "、".join(CHECKLIST_LABELS_ZH[p] for p in problems) or "无具体问题项"
+    found = "、".join(CHECKLIST_PROBLEMS_ZH[p] for p in problems) or "未勾选具体问题项"
     lines = [
         f"巡查发现问题（{inspection.inspected_on}，回执 {inspection.receipt}）：{found}",
         f"设施状况：{CONDITION_LABELS_ZH[inspection.condition]}",
@@ -158,8 +165,22 @@ def prefill_from_report(inspection: Inspection, facility_name: str) -> dict[str,
 def create_from_report(
     *, session: Session, settings: Settings, user: User, inspection_id: int, data: OrderFromReport
 ) -> MaintenanceOrder:
-    """Open an order from a patrol report, prefilled from its ``problem`` checklist items."""
+    """Open an order from a patrol report, prefilled from its ``problem`` checklist items.
+
+    One open order per report: a second request (a double click) is a 409 naming the first.
+    """
     inspection = inspections.get_inspection(session=session, user=user, inspection_id=inspection_id)
+    existing = session.execute(
+        select(MaintenanceOrder.id).where(
+            MaintenanceOrder.inspection_id == inspection_id,
+            MaintenanceOrder.status != OrderStatus.cancelled,
+        )
+    ).scalar()
+    if existing is not None:
+        raise Conflict(
+            f"Report {inspection_id} already has maintenance order {existing};"
+            " cancel it first to open another"
+        )
     facility = facilities.get_facility(
         session=session, user=user, facility_id=inspection.facility_id
     )
@@ -212,7 +233,7 @@ def _advance(order: MaintenanceOrder, action: str) -> OrderStatus:
         needed = " or ".join(s.value for s in allowed)
         raise Conflict(
             f"Order {order.id} is {order.status.value}; it cannot move to {target.value}"
-            f" ({action} needs a {needed} order)"
+            f" ({action} applies only to an order that is {needed})"
         )
     return target
 
@@ -278,6 +299,11 @@ def complete(
     """Complete: release the commitment and record the actual spend (checked if it is more)."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     target = _advance(order, "complete")
+    if data.actual_cost_fen > order.planned_cost_fen and not access.is_staff(user):
+        raise Forbidden(
+            f"The actual cost {yuan(data.actual_cost_fen)} is above the approved plan"
+            f" ({yuan(order.planned_cost_fen)}); county staff must complete this order"
+        )
     if data.completed_on > local_today(settings.tz):
         raise InvalidInput(("body", "completed_on"), "completed_on is in the future")
     before = _snapshot(order)
@@ -389,7 +415,7 @@ def list_orders(
     rows = session.execute(
         access.scope(select(MaintenanceOrder), user, MaintenanceOrder.township_id)
         .where(*conditions)
-        .options(selectinload(MaintenanceOrder.facility), selectinload(MaintenanceOrder.photos))
+        .options(*_LOAD)
         .order_by(MaintenanceOrder.created_at.desc(), MaintenanceOrder.id.desc())
         .limit(limit)
         .offset(offset)

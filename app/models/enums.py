@@ -73,8 +73,6 @@ STATUS_LABELS_ZH = {
     FacilityStatus.archived: "已归档",
 }
 
-ROLE_LABELS_ZH = {Role.admin: "管理员", Role.county: "县局", Role.township: "乡镇"}
-
 
 class Condition(StrEnum):
     """状况 of a facility as the inspector found it."""
@@ -142,6 +140,20 @@ CHECKLIST_LABELS_ZH = {
     ChecklistItem.surroundings_tidy: "周边环境整洁",
     ChecklistItem.no_encroachment: "无侵占违建",
     ChecklistItem.fire_safety: "防火",
+}
+
+#: how a ``problem`` answer reads in a work order (the items are phrased as what should hold)
+CHECKLIST_PROBLEMS_ZH = {
+    ChecklistItem.marker_sign: "保护标志缺失或损坏",
+    ChecklistItem.biography_plaque: "简介牌缺失或损坏",
+    ChecklistItem.headstone: "墓碑/碑体损坏",
+    ChecklistItem.inscription_legible: "碑文模糊不清",
+    ChecklistItem.structure_sound: "主体结构破损",
+    ChecklistItem.boundary: "保护范围界桩缺失",
+    ChecklistItem.access_path: "祭扫通道不畅",
+    ChecklistItem.surroundings_tidy: "周边环境脏乱",
+    ChecklistItem.no_encroachment: "存在侵占或违建",
+    ChecklistItem.fire_safety: "存在火灾隐患",
 }
 
 REVIEW_LABELS_ZH = {

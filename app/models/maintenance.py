@@ -7,6 +7,8 @@ from app.models.base import EnumText, UTCDateTime, utcnow
 from app.models.enums import MaintenanceCategory, OrderStatus
 from app.models.facility import Facility
 from app.models.inspection import Photo
+from app.models.township import Township
+from app.models.user import User
 
 
 class MaintenanceOrder(SQLModel, table=True):
@@ -47,6 +49,23 @@ class MaintenanceOrder(SQLModel, table=True):
     )
 
     facility: Facility = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+    township: Township = Relationship(sa_relationship_kwargs={"lazy": "raise"})
+    approved_by: User | None = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "raise",
+            "foreign_keys": "[MaintenanceOrder.approved_by_id]",
+        }
+    )
+    #: the photos of the report the order came from (read-only)
+    inspection_photos: list[Photo] = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "raise",
+            "viewonly": True,
+            "order_by": "Photo.id",
+            "primaryjoin": "MaintenanceOrder.inspection_id == foreign(Photo.inspection_id)",
+            "uselist": True,
+        }
+    )
     photos: list[Photo] = Relationship(
         sa_relationship_kwargs={
             "lazy": "raise",

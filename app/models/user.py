@@ -33,11 +33,13 @@ class User(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed logins per username, kept in the database so every worker sees them."""
+    """Failed sign-ins per username and client address, in the database so every worker
+    sees them. Keyed by both, so nobody can lock an account from elsewhere."""
 
     __tablename__ = "login_throttle"
 
-    username: str = Field(max_length=64, primary_key=True)
+    #: SHA-256 (hex) of the lower-cased username and the client's address
+    key: str = Field(max_length=64, primary_key=True)
     failures: int = 0
     first_failed_at: datetime = Field(sa_type=UTCDateTime)
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

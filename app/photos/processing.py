@@ -2,14 +2,17 @@
 GPS, apply the orientation, and re-encode without any metadata (DESIGN.md rule 6)."""
 
 import io
+import logging
 import math
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from app.errors import InvalidInput, UnsupportedMediaType
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -24,7 +27,7 @@ _FORMATS = {
     "PNG": ("image/png", ".png"),
     "WEBP": ("image/webp", ".webp"),
 }
-_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_EXIF_IFD, _GPS_IFD, _ORIENTATION = 0x8769, 0x8825, 0x0112
 _DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
 
 
@@ -73,16 +76,23 @@ def process(data: bytes, *, local_tz: tzinfo) -> ProcessedPhoto:
                 f" at most {MAX_PIXELS / 1e6:g} are accepted",
             )
         image.load()
-        exif = image.getexif()
-        taken_at = _taken_at(exif, local_tz)
-        position = _gps(exif)
-        upright = ImageOps.exif_transpose(image)
+        taken_at, position, orientation = _metadata(image, local_tz)
+        upright = image.transpose(orientation) if orientation is not None else image.copy()
+        # Only the colour profile travels on: no EXIF, XMP, comments or text chunks.
+        icc = image.info.get("icc_profile")
+        upright.info = {"icc_profile": icc} if icc else {}
         stored = _encode(upright, kind)
         thumbnail = _thumbnail(upright)
     except Image.DecompressionBombError:
         raise InvalidInput(("body", "file"), too_many) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise InvalidInput(("body", "file"), f"The photo could not be decoded: {exc}") from None
+    except InvalidInput:
+        raise
+    except Exception:  # whatever a malformed file makes the decoder raise
+        log.info("undecodable photo", exc_info=True)
+        raise InvalidInput(
+            ("body", "file"),
+            "The photo could not be decoded: the file is damaged or incomplete; take it again",
+        ) from None
     content_type, suffix = _FORMATS[kind]
     return ProcessedPhoto(
         content_type=content_type,
@@ -95,6 +105,43 @@ def process(data: bytes, *, local_tz: tzinfo) -> ProcessedPhoto:
         exif_longitude=position[0] if position else None,
         exif_latitude=position[1] if position else None,
     )
+
+
+#: EXIF Orientation → the transpose that shows the picture upright
+_ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _metadata(
+    image: Image.Image, local_tz: tzinfo
+) -> tuple[datetime | None, tuple[float, float] | None, Image.Transpose | None]:
+    """Capture time, GPS position and orientation from EXIF; none of them if it is broken.
+
+    We read the orientation ourselves rather than with ``ImageOps.exif_transpose``, which
+    re-serialises the EXIF and fails on tags of the wrong type; it is discarded anyway.
+    """
+    try:
+        exif = image.getexif()
+        orientation = exif.get(_ORIENTATION)
+    except Exception:  # a broken EXIF block is no reason to refuse the photo
+        return None, None, None
+    transpose = _ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
+    try:
+        taken_at = _taken_at(exif, local_tz)
+    except Exception:
+        taken_at = None
+    try:
+        position = _gps(exif)
+    except Exception:
+        position = None
+    return taken_at, position, transpose
 
 
 def _encode(image: Image.Image, kind: str) -> bytes:
@@ -140,7 +187,11 @@ def _taken_at(exif: Image.Exif, local_tz: tzinfo) -> datetime | None:
     except ValueError:
         return None
     zone = _offset(details.get(_OFFSET_TIME_ORIGINAL)) or local_tz
-    return moment.replace(tzinfo=zone).astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # a camera clock at year 1 or 9999
+        return None
+    return moment if 1900 <= moment.year <= 2100 else None
 
 
 def _offset(value: object) -> tzinfo | None:

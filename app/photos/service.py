@@ -67,8 +67,8 @@ def attach(
     """Store ``data`` as a photo of ``owner``; the same bytes again return the same photo."""
     if len(data) > processing.MAX_BYTES:
         raise PayloadTooLarge(
-            f"The photo is {len(data) / 1024 / 1024:.1f} MiB; at most"
-            f" {processing.MAX_BYTES // 1024 // 1024} MiB is accepted"
+            f"The photo is {len(data):,} bytes; at most {processing.MAX_BYTES:,}"
+            f" ({processing.MAX_BYTES // 1024 // 1024} MiB) are accepted"
         )
     digest = hashlib.sha256(data).hexdigest()
     with db.session(write=False) as session:

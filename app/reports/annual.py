@@ -9,7 +9,7 @@ from sqlmodel import Session
 from app import access
 from app.errors import NotFound
 from app.funds import service as funds
-from app.funds.money import rate, wan_yuan, yuan
+from app.funds.money import amount_zh, rate
 from app.funds.schemas import AccountRead, Totals
 from app.models import (
     Campaign,
@@ -41,23 +41,19 @@ from app.reports.schemas import (
 )
 from app.schedule import campaigns
 from app.schemas import TownshipRef
+from app.townships import service as township_service
 
 _DAMAGED = (Condition.needs_repair, Condition.severely_damaged, Condition.missing)
 
 
-def _townships(session: Session, user: User) -> list[Township]:
-    return list(
-        session.execute(
-            access.scope(select(Township), user, Township.id).order_by(Township.code)
-        ).scalars()
-    )
-
-
-def _facilities(session: Session, user: User, townships: list[Township]) -> FacilityFigures:
+def _facilities(
+    session: Session, user: User, townships: list[Township], end: date
+) -> FacilityFigures:
+    """Active facilities registered by the year's end (their current tier and township)."""
     rows = session.execute(
         access.scope(
             select(Facility.township_id, Facility.tier, func.count())
-            .where(Facility.status == FacilityStatus.active)
+            .where(Facility.status == FacilityStatus.active, Facility.registered_on <= end)
             .group_by(Facility.township_id, Facility.tier),
             user,
             Facility.township_id,
@@ -158,7 +154,7 @@ def _campaigns(session: Session, user: User, year: int) -> list[CampaignCoverage
 def _problems(session: Session, user: User, start: date, end: date, year: int) -> ProblemFigures:
     reports = session.execute(
         access.scope(
-            select(Inspection.condition, Inspection.checklist).where(
+            select(Inspection.facility_id, Inspection.condition, Inspection.checklist).where(
                 Inspection.review_status != ReviewStatus.rejected,
                 Inspection.inspected_on.between(start, end),
             ),
@@ -166,11 +162,11 @@ def _problems(session: Session, user: User, start: date, end: date, year: int) -
             Inspection.township_id,
         )
     ).all()
-    found = sum(
-        1
-        for condition, checklist in reports
+    with_problems = [
+        facility_id
+        for facility_id, condition, checklist in reports
         if condition in _DAMAGED or ChecklistAnswer.problem.value in (checklist or {}).values()
-    )
+    ]
     opened, completed, from_reports = session.execute(
         access.scope(
             select(
@@ -185,7 +181,8 @@ def _problems(session: Session, user: User, start: date, end: date, year: int) -
         )
     ).one()
     return ProblemFigures(
-        reports_with_problems=found,
+        reports_with_problems=len(with_problems),
+        facilities_with_problems=len(set(with_problems)),
         orders_opened=opened,
         orders_from_reports=int(from_reports or 0),
         orders_completed=int(completed or 0),
@@ -233,27 +230,31 @@ def _funds(session: Session, user: User, year: int) -> FundFigures:
 
 
 def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f}".removesuffix(".0") + "%"
 
 
-def narrative(report: AnnualReport, *, county_wide: bool) -> str:
-    """The figures as a paragraph in the bureau's style (see shared/context)."""
-    where = "全县" if county_wide else "本乡镇"
+def narrative(report: AnnualReport, *, township: str | None) -> str:
+    """The figures as a paragraph in the bureau's style (its 2025 report is the model)."""
+    where = township or "全县"
     tiers = "、".join(
         f"{TIER_LABELS_ZH[tier]}{count}处"
         for tier, count in report.facilities.by_tier.items()
         if count
     )
+    patrols = report.patrols
     parts = [
         f"{report.year}年，{where}纳入管理的零散烈士纪念设施共{report.facilities.active_total}处"
         + (f"（其中{tiers}）" if tiers else "")
         + "。",
-        f"全年共巡查{report.patrols.total:,}次，覆盖设施{report.patrols.facilities_inspected}处"
+        f"全年共巡查{patrols.total}次，覆盖设施{patrols.facilities_inspected}处"
         + (
-            f"，现场巡查率{_percent(report.patrols.on_site_rate)}。"
-            if report.patrols.on_site_rate is not None
-            else "。"
-        ),
+            f"，巡查到位率{_percent(patrols.on_site_rate)}"
+            if patrols.on_site_rate is not None
+            else ""
+        )
+        + "。",
     ]
     if report.campaigns:
         parts.append(
@@ -261,24 +262,24 @@ def narrative(report: AnnualReport, *, county_wide: bool) -> str:
         )
     problems = report.problems
     parts.append(
-        f"巡查发现问题{problems.reports_with_problems}处，"
-        f"开具维修整改工单{problems.orders_opened}项，已完成{problems.orders_completed}项。"
+        f"巡查发现存在问题的设施{problems.facilities_with_problems}处，"
+        f"建立维修整改工单{problems.orders_opened}件，已完成{problems.orders_completed}件。"
     )
     totals = report.funds.totals
+    receiver = township or "各乡镇人民政府"
     parts.append(
-        f"下拨各乡镇零散烈士纪念设施保护经费{wan_yuan(totals.allocated_fen)}万元，"
-        f"已支出{yuan(totals.spent_fen).replace(' ', '')}，"
-        f"执行率{_percent(totals.execution_rate)}。"
+        f"下拨{receiver}零散烈士纪念设施保护经费{amount_zh(totals.allocated_fen)}，"
+        f"已支出{amount_zh(totals.spent_fen)}，执行率{_percent(totals.execution_rate)}。"
     )
     return "".join(parts)
 
 
 def annual_report(*, session: Session, user: User, year: int) -> AnnualReport:
     start, end = date(year, 1, 1), date(year, 12, 31)
-    townships = _townships(session, user)
+    townships = township_service.visible(session, user)
     report = AnnualReport(
         year=year,
-        facilities=_facilities(session, user, townships),
+        facilities=_facilities(session, user, townships, end),
         patrols=_patrols(session, user, townships, start, end),
         campaigns=_campaigns(session, user, year),
         problems=_problems(session, user, start, end, year),
@@ -286,5 +287,7 @@ def annual_report(*, session: Session, user: User, year: int) -> AnnualReport:
         funds=_funds(session, user, year),
         summary_zh="",
     )
-    report.summary_zh = narrative(report, county_wide=access.township_limit(user) is None)
+    own = access.township_limit(user)
+    township = next((t.name for t in townships if t.id == own), None) if own else None
+    report.summary_zh = narrative(report, township=township)
     return report

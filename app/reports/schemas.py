@@ -67,6 +67,7 @@ class CampaignCoverage(BaseModel):
 
 class ProblemFigures(BaseModel):
     reports_with_problems: int = Field(description="counted reports with a problem or damage")
+    facilities_with_problems: int = Field(description="distinct facilities those reports are of")
     orders_opened: int = Field(description="orders of the year, not cancelled")
     orders_from_reports: int
     orders_completed: int

@@ -6,9 +6,10 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from app import access
-from app.models import Facility, FacilityStatus, Inspection, ReviewStatus, Tier, Township, User
+from app.models import Facility, FacilityStatus, Inspection, ReviewStatus, Tier, User
 from app.reports.schemas import Stats, TownshipOverdue
 from app.schemas import TownshipRef
+from app.townships import service as township_service
 
 
 def stats(*, session: Session, user: User, as_of: date) -> Stats:
@@ -35,9 +36,7 @@ def stats(*, session: Session, user: User, as_of: date) -> Stats:
             )
         ).all()
     }
-    townships = session.execute(
-        access.scope(select(Township), user, Township.id).order_by(Township.code)
-    ).scalars()
+    townships = township_service.visible(session, user)
     overdue_by_township = [
         TownshipOverdue(
             township=TownshipRef.model_validate(t),

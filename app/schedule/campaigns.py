@@ -19,11 +19,13 @@ from app.models import (
     FacilityStatus,
     Inspection,
     ReviewStatus,
+    Tier,
     Township,
     User,
 )
 from app.schedule.qingming import qingming
 from app.schedule.schemas import CampaignCreate
+from app.townships import service as township_service
 
 #: the default windows (DESIGN.md rule 3)
 QINGMING_WINDOW_DAYS = 14
@@ -99,7 +101,9 @@ def create_campaign(*, session: Session, actor: User, data: CampaignCreate) -> C
     townships: list[Township] = []
     if data.township_ids:
         townships = list(
-            session.execute(select(Township).where(Township.id.in_(data.township_ids))).scalars()
+            session.execute(
+                select(Township).where(Township.id.in_(sorted(data.township_ids)))
+            ).scalars()
         )
         missing = sorted(set(data.township_ids) - {t.id for t in townships})
         if missing:
@@ -109,7 +113,7 @@ def create_campaign(*, session: Session, actor: User, data: CampaignCreate) -> C
         kind=CampaignKind.custom,
         starts_on=data.starts_on,
         ends_on=data.ends_on,
-        tiers=[t.value for t in data.tiers] if data.tiers else None,
+        tiers=[t.value for t in Tier if t in data.tiers] if data.tiers else None,
         created_by_id=actor.id,
         townships=townships,
     )
@@ -184,8 +188,8 @@ class TownshipProgress:
 def progress(
     *, session: Session, user: User, campaign_id: int
 ) -> tuple[Campaign, list[TownshipProgress]]:
-    """Per township: active in-scope facilities, how many had a counted visit in the window,
-    and which have not."""
+    """Per township: active in-scope facilities (registered by the window's end), how many
+    had a counted visit in the window, and which have not."""
     campaign = get_campaign(session=session, user=user, campaign_id=campaign_id)
     visited = exists().where(
         Inspection.facility_id == Facility.id,
@@ -193,7 +197,8 @@ def progress(
         Inspection.inspected_on.between(campaign.starts_on, campaign.ends_on),
     )
     query = select(Facility, visited.label("visited")).where(
-        Facility.status == FacilityStatus.active
+        Facility.status == FacilityStatus.active,
+        Facility.registered_on <= campaign.ends_on,  # not yet registered: not in scope
     )
     if campaign.tiers:
         query = query.where(Facility.tier.in_(campaign.tiers))
@@ -202,15 +207,10 @@ def progress(
     query = access.scope(query, user, Facility.township_id)
     rows = session.execute(query.order_by(Facility.township_id, Facility.code)).all()
 
-    townships = {
-        t.id: t
-        for t in session.execute(
-            access.scope(select(Township), user, Township.id).order_by(Township.code)
-        ).scalars()
-    }
-    in_scope_ids = {t.id for t in campaign.townships} if campaign.townships else set(townships)
+    visible = {t.id: t for t in township_service.visible(session, user)}
+    in_scope_ids = {t.id for t in campaign.townships} if campaign.townships else set(visible)
     report = {
-        tid: TownshipProgress(township=t) for tid, t in townships.items() if tid in in_scope_ids
+        tid: TownshipProgress(township=t) for tid, t in visible.items() if tid in in_scope_ids
     }
     for facility, was_visited in rows:
         entry = report[facility.township_id]

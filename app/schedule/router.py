@@ -1,4 +1,3 @@
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -7,6 +6,7 @@ from sqlalchemy import select
 from app.clock import local_today
 from app.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
 from app.facilities import service as facilities
+from app.funds.money import rate
 from app.models import Campaign, PatrolPolicy, Tier
 from app.schedule import campaigns, service
 from app.schedule.schemas import (
@@ -22,7 +22,7 @@ from app.schedule.schemas import (
     PolicyRead,
     TownshipProgressRead,
 )
-from app.schemas import Id, Page, TownshipRef
+from app.schemas import Day, Id, Page, TownshipRef
 
 router = APIRouter(tags=["schedule"])
 
@@ -62,7 +62,7 @@ def read_overdue(
     settings: SettingsDep,
     user: CurrentUser,
     page: PageDep,
-    as_of: Annotated[date | None, Query(description="default: today (county time)")] = None,
+    as_of: Annotated[Day | None, Query(description="default: today (county time)")] = None,
     township_id: Id | None = None,
     tier: Tier | None = None,
 ) -> OverdueRead:
@@ -157,10 +157,6 @@ def read_campaign(session: SessionDep, user: CurrentUser, campaign_id: Id) -> Ca
     )
 
 
-def _coverage(inspected: int, in_scope: int) -> float | None:
-    return round(inspected / in_scope, 4) if in_scope else None
-
-
 @router.get(
     "/campaigns/{campaign_id}/progress",
     response_model=CampaignProgressRead,
@@ -176,7 +172,7 @@ def campaign_progress(
             township=TownshipRef.model_validate(row.township),
             in_scope=row.in_scope,
             inspected=row.inspected,
-            coverage=_coverage(row.inspected, row.in_scope),
+            coverage=rate(row.inspected, row.in_scope),
             missing=[MissingFacility.model_validate(f, from_attributes=True) for f in row.missing],
         )
         for row in rows
@@ -187,6 +183,6 @@ def campaign_progress(
         campaign=campaign_read(campaign),
         in_scope=in_scope,
         inspected=inspected,
-        coverage=_coverage(inspected, in_scope),
+        coverage=rate(inspected, in_scope),
         townships=townships,
     )

@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.facilities.schemas import FacilityRead
 from app.models import CampaignKind, Tier
-from app.schemas import Id, InputModel, TownshipRef
+from app.schemas import Day, Id, InputModel, TownshipRef
 
 IntervalDays = Annotated[int, Field(ge=1, le=366)]
 
@@ -46,10 +46,12 @@ class OverdueRead(BaseModel):
 
 class CampaignCreate(InputModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    starts_on: date
-    ends_on: date
-    tiers: list[Tier] | None = Field(default=None, description="null: every tier")
-    township_ids: list[Id] | None = Field(default=None, description="null: every township")
+    starts_on: Day
+    ends_on: Day
+    tiers: set[Tier] | None = Field(default=None, max_length=5, description="null: every tier")
+    township_ids: set[Id] | None = Field(
+        default=None, max_length=1000, description="null: every township"
+    )
 
     @model_validator(mode="after")
     def _window(self) -> "CampaignCreate":

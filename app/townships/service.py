@@ -5,9 +5,24 @@ from sqlmodel import Session, select
 
 from app import access
 from app.audit import service as audit
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound, conflict_on_duplicate
 from app.models import Facility, FacilityStatus, Tier, Township, User
 from app.townships.schemas import TownshipCreate, TownshipUpdate
+
+
+def visible(session: Session, user: User) -> list[Township]:
+    """The townships ``user`` may see, in division-code order."""
+    return list(
+        session.exec(access.scope(select(Township), user, Township.id).order_by(Township.code))
+    )
+
+
+def require(session: Session, township_id: int, *, field: str = "township_id") -> Township:
+    """The township a request names, or a 422 naming the field."""
+    township = session.get(Township, township_id)
+    if township is None:
+        raise InvalidInput(("body", field), f"There is no township with id {township_id}")
+    return township
 
 
 def list_townships(
@@ -48,8 +63,8 @@ def _ensure_code_free(session: Session, code: str, *, other_than: int | None = N
 def create_township(*, session: Session, actor: User | None, data: TownshipCreate) -> Township:
     _ensure_code_free(session, data.code)
     township = Township.model_validate(data)
-    session.add(township)
-    session.flush()
+    with conflict_on_duplicate(session, f"A township with code {data.code} already exists"):
+        session.add(township)
     audit.record(
         session=session,
         actor=actor,
@@ -66,12 +81,18 @@ def update_township(
     *, session: Session, actor: User, township_id: int, data: TownshipUpdate
 ) -> Township:
     township = get_township(session=session, user=actor, township_id=township_id)
-    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    changes = data.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None:
+            raise InvalidInput(("body", field), f"{field} cannot be empty")
     if "code" in changes:
         _ensure_code_free(session, changes["code"], other_than=township.id)
     before = audit.snapshot(township)
-    for field, value in changes.items():
-        setattr(township, field, value)
+    with conflict_on_duplicate(
+        session, f"A township with code {changes.get('code')} already exists"
+    ):
+        for field, value in changes.items():
+            setattr(township, field, value)
     audit.record(
         session=session,
         actor=actor,

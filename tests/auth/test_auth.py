@@ -7,6 +7,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Role, User
 from app.security import create_access_token
+from tests.concurrency import run_together
 from tests.factories import PASSWORD, World
 
 
@@ -65,6 +66,23 @@ def test_the_lock_is_shared_by_every_worker(
     with TestClient(other_worker) as second:
         assert sign_in(second, "clerk").status_code == 429
     other_worker.state.db.dispose()
+
+
+def test_the_lock_holds_only_for_the_client_that_failed(
+    app, client: TestClient, world: World
+) -> None:
+    for _ in range(5):
+        sign_in(client, "admin", "wrong password")
+    assert sign_in(client, "admin").status_code == 429
+    with TestClient(app, client=("10.0.0.9", 50000)) as elsewhere:
+        assert sign_in(elsewhere, "admin").status_code == 200  # nobody locks the admin out
+
+
+def test_concurrent_failures_are_all_counted(app, world: World) -> None:
+    results = run_together(app, [lambda client: sign_in(client, "clerk", "wrong password")] * 8)
+    assert sorted(r.status_code for r in results) == [401] * 8
+    with TestClient(app) as client:
+        assert sign_in(client, "clerk").status_code == 429
 
 
 def test_a_deactivated_user_cannot_sign_in_or_use_an_old_token(

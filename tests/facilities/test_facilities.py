@@ -7,7 +7,7 @@ from app.db import Database
 from app.geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from app.geo.distance import haversine_m
 from app.models import Facility, FacilityStatus, Tier
-from tests.factories import World, make_facility
+from tests.factories import World, county_today, make_facility
 
 API = "/api/v1/facilities"
 ROLES = ["admin", "county", "township", "other", "anonymous"]
@@ -125,14 +125,14 @@ def registry(db: Database, world: World) -> World:
             code="A-003",
             name="已迁烈士墓",
             status=FacilityStatus.relocated,
-            next_due_on=date.today() - timedelta(days=100),
+            next_due_on=county_today() - timedelta(days=100),
         )
         make_facility(
             session,
             township=world.township_a,
             code="A_100%",
             name="逾期烈士墓",
-            next_due_on=date.today() - timedelta(days=3),
+            next_due_on=county_today() - timedelta(days=3),
         )
     return world
 
@@ -331,27 +331,32 @@ def test_county_staff_change_any_field_and_the_due_date_follows_the_tier(
     assert body["name"] == "更名"
 
 
-def test_township_users_may_correct_location_and_custodian_of_their_own_facilities(
+def test_township_users_may_correct_custodian_and_notes_of_their_own_facilities(
     client: TestClient, world: World
 ) -> None:
-    gcj = wgs84_to_gcj02(112.21, 35.71)
     response = client.patch(
         f"{API}/{world.facility_a.id}",
-        json={
-            "custodian_phone": "13900000002",
-            "longitude": gcj[0],
-            "latitude": gcj[1],
-            "crs": "gcj02",
-        },
+        json={"custodian_phone": "13900000002", "description": "碑文已重新描红"},
         headers=world.headers("township"),
     )
     assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["custodian_phone"] == "13900000002"
+    assert response.json()["custodian_phone"] == "13900000002"
+
+
+def test_only_county_staff_move_a_facility(client: TestClient, world: World) -> None:
+    """Reports are judged on site against the location: the reporters may not move it."""
+    gcj = wgs84_to_gcj02(112.21, 35.71)
+    move = {"longitude": gcj[0], "latitude": gcj[1], "crs": "gcj02"}
+    refused = client.patch(
+        f"{API}/{world.facility_a.id}", json=move, headers=world.headers("township")
+    )
+    assert refused.status_code == 403
+    moved = client.patch(f"{API}/{world.facility_a.id}", json=move, headers=world.headers("county"))
+    body = moved.json()
     assert haversine_m(body["longitude"], body["latitude"], 112.21, 35.71) < 1
 
 
-@pytest.mark.parametrize("field", ["tier", "status", "code", "township_id"])
+@pytest.mark.parametrize("field", ["tier", "status", "code", "township_id", "longitude"])
 def test_township_users_may_not_change_what_the_county_decides(
     client: TestClient, world: World, field: str
 ) -> None:
@@ -361,9 +366,10 @@ def test_township_users_may_not_change_what_the_county_decides(
         "code": "X",
         "township_id": world.township_b.id,
     }
+    body = {"longitude": 112.3, "latitude": 35.7} if field == "longitude" else {field: value[field]}
     response = client.patch(
         f"{API}/{world.facility_a.id}",
-        json={field: value[field]},
+        json=body,
         headers=world.headers("township"),
     )
     assert response.status_code == 403
@@ -408,7 +414,7 @@ def test_archiving_keeps_the_facility_and_takes_it_off_the_schedule(
 ) -> None:
     with db.begin() as session:
         facility = session.get(Facility, world.facility_a.id)
-        facility.next_due_on = date.today() - timedelta(days=5)
+        facility.next_due_on = county_today() - timedelta(days=5)
     response = client.delete(f"{API}/{world.facility_a.id}", headers=world.headers("county"))
     assert response.json()["status"] == "archived"
     assert response.json()["overdue"] is False

@@ -123,6 +123,30 @@ def test_skip_invalid_imports_the_good_rows(
     assert {"QS-101", "QS-102"} <= set(facilities(db))
 
 
+def test_every_error_of_a_row_is_listed_and_spreadsheet_dates_are_read(
+    db: Database, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    header = ["编号", "名称", "类型", "保护级别", "乡镇", "经度", "纬度", "登记日期"]
+    rows = [
+        ["X-1", "", "烈士陵园", "国家级", "嘉峰", "112.5", "35.7", "2024/01/01"],
+        ["X-2", "好", "烈士墓", "县级", "龙港镇", "112.5", "35.7", "2024年5月10日"],
+        ["X-3", "坏", "烈士墓", "县级", "", "112.5", "35.7", "2024-13-01"],
+    ]
+    result = run_import(db, settings, write_csv(tmp_path / "f.csv", header, rows))
+    messages = [str(e) for e in result.errors]
+    assert messages == [
+        "row 2: township: no township with code or name '嘉峰'",
+        "row 2: name: Field required",
+        "row 4: registered_on: '2024-13-01' is not a date (write it as 2024-05-10)",
+        "row 4: township: Field required",
+    ]
+    skipped = run_import(
+        db, settings, write_csv(tmp_path / "f.csv", header, rows), skip_invalid=True
+    )
+    assert skipped.created == 1
+    assert str(facilities(db)["X-2"].registered_on) == "2024-05-10"
+
+
 def test_rows_whose_code_exists_update_that_facility_and_are_audited(
     db: Database, settings: Settings, world: World, tmp_path: Path
 ) -> None:

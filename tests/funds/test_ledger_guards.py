@@ -1,13 +1,12 @@
 """The ledger cannot be rewritten, and two spends cannot both pass one balance check."""
 
-import threading
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.db import Database
+from tests.concurrency import run_together
 from tests.factories import World
 from tests.funds.helpers import act, allocate, open_order, order_in, summary
 
@@ -41,22 +40,6 @@ def test_truncating_the_ledger_is_refused_on_postgresql(
     allocate(client, world, 1_000)
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
         connection.execute(text("TRUNCATE ledger_entries CASCADE"))
-
-
-def run_together(app, calls) -> list:
-    """Run ``calls`` (each taking a client) at the same moment in threads."""
-    results: list = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
-    with TestClient(app) as client:
-
-        def run(index: int) -> None:
-            barrier.wait()
-            results[index] = calls[index](client)
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-    return results
 
 
 @pytest.mark.parametrize("attempt", range(3))

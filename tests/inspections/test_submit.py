@@ -1,11 +1,9 @@
 """Submitting patrol reports: idempotent by client_id, judged for position, never lost."""
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from math import cos, radians
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -14,6 +12,7 @@ from app.db import Database
 from app.geo.crs import wgs84_to_gcj02
 from app.geo.distance import EARTH_RADIUS_M
 from app.models import Facility, FacilityStatus, Inspection
+from tests.concurrency import run_together
 from tests.factories import World, report_body
 
 API = "/api/v1/inspections"
@@ -113,21 +112,7 @@ def test_the_same_client_id_with_different_content_is_409(client: TestClient, wo
 def test_ten_concurrent_sends_of_one_report_store_it_once(app, world: World, db: Database) -> None:
     body = report_body(world.facility_a)
     headers = world.headers("township")
-    results: list[httpx.Response] = []
-    barrier = threading.Barrier(10)
-
-    with TestClient(app) as client:
-
-        def send() -> None:
-            barrier.wait()
-            results.append(client.post(API, json=body, headers=headers))
-
-        threads = [threading.Thread(target=send) for _ in range(10)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
+    results = run_together(app, [lambda client: client.post(API, json=body, headers=headers)] * 10)
     assert sorted(r.status_code for r in results) == [200] * 9 + [201], [r.text for r in results]
     assert len({r.json()["id"] for r in results}) == 1
     with db.session() as session:
@@ -135,9 +120,6 @@ def test_ten_concurrent_sends_of_one_report_store_it_once(app, world: World, db:
             select(func.count()).where(Inspection.client_id == uuid.UUID(body["client_id"]))
         ).scalar_one()
     assert stored == 1
-
-
-# --- position -----------------------------------------------------------------------------
 
 
 def offset_east(facility: Facility, metres: float) -> tuple[float, float]:

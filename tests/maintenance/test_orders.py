@@ -152,6 +152,20 @@ def test_an_override_that_is_not_needed_is_not_recorded(client: TestClient, fund
     assert ledger(client, funded)[-1]["override_reason"] is None
 
 
+def test_township_users_cannot_complete_above_the_approved_plan(
+    client: TestClient, funded: World
+) -> None:
+    """Otherwise a plan of 0, approved, could be completed at any cost without the county."""
+    order = order_in(client, funded, "in_progress", planned_cost_fen=0)
+    refused = act(client, funded, order, "complete", who="township", actual_cost_fen=1_000_000)
+    assert refused.status_code == 403
+    assert "above the approved plan" in refused.json()["detail"]
+    assert (
+        act(client, funded, order, "complete", who="county", actual_cost_fen=50_000).status_code
+        == 200
+    )
+
+
 def test_completing_above_plan_past_the_balance_is_409(client: TestClient, funded: World) -> None:
     order = order_in(client, funded, "in_progress", planned_cost_fen=900_000)
     response = act(client, funded, order, "complete", actual_cost_fen=1_100_001)
@@ -284,7 +298,7 @@ def test_an_order_opened_from_a_report_is_prefilled_from_its_problems(
     assert order["inspection_id"] == report["id"]
     assert order["facility"]["id"] == world.facility_a.id
     assert order["planned_cost_fen"] == 250_000
-    assert "墓碑/碑体、碑文清晰" in order["description"]
+    assert "墓碑/碑体损坏、碑文模糊不清" in order["description"]
     assert "碑体右侧裂缝" in order["description"]
     assert report["receipt"] in order["description"]
     assert len(order["inspection_photos"]) == 1  # the report's photos show on the order
@@ -349,7 +363,7 @@ def test_reading_orders_is_scoped(
 def test_order_filters(client: TestClient, funded: World) -> None:
     late = open_order(client, funded)  # due 2025-09-20: overdue now
     done = order_in(client, funded, "completed")
-    body = order_body(funded.facility_b, category="environment", due_on="2999-01-01")
+    body = order_body(funded.facility_b, category="environment", due_on="2099-01-01")
     future = client.post(API, json=body, headers=funded.headers("county")).json()
     headers = funded.headers("county")
 

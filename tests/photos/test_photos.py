@@ -1,7 +1,6 @@
 """Photos: one per request, deduplicated by content, limits with clear answers, EXIF gone."""
 
 import io
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from app.config import Settings
+from tests.concurrency import run_together
 from tests.factories import World, report_body
 from tests.photos.images import encoded, jpeg, png_header_only
 
@@ -112,19 +112,10 @@ def test_the_same_bytes_again_return_the_same_photo(
 
 def test_concurrent_retries_of_one_photo_store_it_once(app, world: World, report: dict) -> None:
     data = jpeg()
-    results = []
-    barrier = threading.Barrier(5)
-    with TestClient(app) as client:
-
-        def send() -> None:
-            barrier.wait()
-            results.append(upload(client, world, report, data))
-
-        threads = [threading.Thread(target=send) for _ in range(5)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        stored = client.get(f"/api/v1/inspections/{report['id']}", headers=world.headers("county"))
+    results = run_together(app, [lambda client: upload(client, world, report, data)] * 5)
     assert sorted(r.status_code for r in results) == [200] * 4 + [201]
+    with TestClient(app) as client:
+        stored = client.get(f"/api/v1/inspections/{report['id']}", headers=world.headers("county"))
     assert len(stored.json()["photos"]) == 1
 
 
@@ -261,3 +252,45 @@ def test_photos_are_cached_by_etag(client: TestClient, world: World, report: dic
 
 def test_a_missing_photo_is_404(client: TestClient, world: World) -> None:
     assert client.get("/api/v1/photos/999", headers=world.headers("admin")).status_code == 404
+
+
+def test_a_jpeg_comment_does_not_survive(client: TestClient, world: World, report: dict) -> None:
+    image = Image.new("RGB", (40, 30), "blue")
+    out = io.BytesIO()
+    image.save(out, "JPEG", comment=b"owner: Zhang San 13800000000")
+    assert b"Zhang San" in out.getvalue()
+    photo = upload(client, world, report, out.getvalue()).json()
+    for url in (photo["url"], photo["thumbnail_url"]):
+        served = client.get(url, headers=world.headers("county")).content
+        assert b"Zhang San" not in served
+        assert "comment" not in Image.open(io.BytesIO(served)).info
+
+
+def test_a_camera_clock_at_year_one_leaves_taken_at_empty(
+    client: TestClient, world: World, report: dict
+) -> None:
+    response = upload(client, world, report, jpeg(taken="0001:01:01 00:00:00"))
+    assert response.status_code == 201
+    assert response.json()["taken_at"] is None
+    far = upload(
+        client,
+        world,
+        report,
+        jpeg(taken="9999:12:31 23:59:59", offset="-12:00", colour=(0, 200, 0)),
+    )
+    assert far.status_code == 201 and far.json()["taken_at"] is None
+
+
+def test_malformed_exif_does_not_stop_the_photo(
+    client: TestClient, world: World, report: dict
+) -> None:
+    """A tag stored with the wrong type, and an orientation: the fuzzer's crash, now fine."""
+    import struct
+
+    ifd = struct.pack("<H", 2) + struct.pack("<HHI4s", 258, 2, 4, b"abc\0")
+    ifd += struct.pack("<HHIHH", 274, 3, 1, 6, 0) + b"\0" * 4
+    out = io.BytesIO()
+    Image.new("RGB", (8, 4)).save(out, "JPEG", exif=b"Exif\0\0II*\0\x08\0\0\0" + ifd)
+    response = upload(client, world, report, out.getvalue())
+    assert response.status_code == 201, response.text
+    assert (response.json()["width"], response.json()["height"]) == (4, 8)  # orientation 6 applied

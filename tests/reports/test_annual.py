@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from app.db import Database
-from app.funds.money import wan_yuan, yuan
-from app.models import Condition, ReviewStatus, Tier
+from app.funds.money import amount_zh, wan_yuan, yuan
+from app.models import Condition, Facility, ReviewStatus, Tier
 from tests.factories import World, make_facility, make_inspection
 from tests.funds.helpers import act, allocate, order_in
 
@@ -21,7 +21,16 @@ def noon(day: date, world: World) -> datetime:
 @pytest.fixture
 def year_2025(client: TestClient, world: World, db: Database) -> World:
     with db.begin() as session:
-        extra = make_facility(session, township=world.township_a, tier=Tier.county, code="A-COUNTY")
+        for facility in (world.facility_a, world.facility_b):  # registered long before 2025
+            session.get(Facility, facility.id).registered_on = date(2020, 1, 1)
+        make_facility(session, township=world.township_a, code="A-NEW")  # registered after 2025
+        extra = make_facility(
+            session,
+            township=world.township_a,
+            tier=Tier.county,
+            code="A-COUNTY",
+            registered_on=date(2024, 6, 1),
+        )
         for facility, day, status, on_site in (
             (world.facility_a, date(2025, 3, 30), ReviewStatus.accepted, True),
             (world.facility_a, date(2025, 9, 20), ReviewStatus.submitted, False),
@@ -92,10 +101,9 @@ def test_the_paragraph_states_the_figures(client: TestClient, year_2025: World) 
         "/api/v1/reports/annual", params={"year": 2025}, headers=year_2025.headers("county")
     ).json()["summary_zh"]
     assert text.startswith("2025年，全县纳入管理的零散烈士纪念设施共3处")
-    assert "全年共巡查4次" in text
-    assert "现场巡查率75.0%" in text
-    assert "下拨各乡镇零散烈士纪念设施保护经费10.00万元" in text
-    assert "已支出900.00元" in text
+    assert "全年共巡查4次，覆盖设施3处，巡查到位率75%" in text
+    assert "巡查发现存在问题的设施2处，建立维修整改工单2件，已完成1件" in text
+    assert "下拨各乡镇人民政府零散烈士纪念设施保护经费10万元，已支出900元，执行率0.9%" in text
     assert "2025年清明节集中巡查覆盖率66.7%" in text
 
 
@@ -106,7 +114,8 @@ def test_a_township_gets_its_own_report(client: TestClient, year_2025: World) ->
     assert report["facilities"]["active_total"] == 1
     assert report["patrols"]["total"] == 1
     assert report["funds"]["totals"]["allocated_fen"] == 4_000_000
-    assert report["summary_zh"].startswith("2025年，本乡镇")
+    assert report["summary_zh"].startswith("2025年，端氏镇纳入管理")
+    assert "下拨端氏镇零散烈士纪念设施保护经费4万元" in report["summary_zh"]
 
 
 def test_the_report_year_defaults_to_the_latest_with_allocations(
@@ -140,10 +149,15 @@ def test_annual_xlsx(client: TestClient, year_2025: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fen", "as_yuan", "as_wan"),
-    [(0, "0.00 元", "0.00"), (123_456, "1,234.56 元", "0.12"), (10_000_000, "100,000.00 元", "10.00"),
-     (-5, "-0.05 元", "0.00"), (99_999_999, "999,999.99 元", "100.00")],
+    ("fen", "as_yuan", "as_wan", "in_words"),
+    [(0, "0.00 元", "0", "0元"), (123_456, "1,234.56 元", "0.12", "1234.56元"),
+     (10_000_000, "100,000.00 元", "10", "10万元"), (-5, "-0.05 元", "0", "-0.05元"),
+     (99_999_999, "999,999.99 元", "100", "100万元"), (8_029_000, "80,290.00 元", "8.03", "8.03万元"),
+     (558_000, "5,580.00 元", "0.56", "5580元"), (1_503_000_00, "1,503,000.00 元", "150.3", "150.3万元")],
 )  # fmt: skip
-def test_money_is_formatted_without_floats(fen: int, as_yuan: str, as_wan: str) -> None:
+def test_money_is_formatted_without_floats(
+    fen: int, as_yuan: str, as_wan: str, in_words: str
+) -> None:
     assert yuan(fen) == as_yuan
     assert wan_yuan(fen) == as_wan
+    assert amount_zh(fen) == in_words

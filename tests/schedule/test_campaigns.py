@@ -1,13 +1,13 @@
 """Campaigns: the Qingming and 9·30 windows, generated once; progress per township."""
 
-import threading
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.db import Database
-from app.models import FacilityStatus, ReviewStatus, Tier
+from app.models import Facility, FacilityStatus, ReviewStatus, Tier
+from tests.concurrency import run_together
 from tests.factories import World, make_facility, make_inspection
 
 API = "/api/v1/campaigns"
@@ -44,24 +44,16 @@ def test_generating_again_creates_nothing(client: TestClient, world: World) -> N
 
 
 def test_concurrent_generation_creates_each_campaign_once(app, world: World) -> None:
-    results = []
-    barrier = threading.Barrier(6)
-    with TestClient(app) as client:
+    def generate(client: TestClient):
+        return client.post(
+            f"{API}/generate", params={"year": 2027}, headers=world.headers("county")
+        )
 
-        def generate() -> None:
-            barrier.wait()
-            results.append(
-                client.post(
-                    f"{API}/generate", params={"year": 2027}, headers=world.headers("county")
-                )
-            )
-
-        threads = [threading.Thread(target=generate) for _ in range(6)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        listed = client.get(API, params={"year": 2027}, headers=world.headers("county")).json()
+    results = run_together(app, [generate] * 6)
     assert all(r.status_code in (200, 201) for r in results), [r.text for r in results]
     assert sum(r.json()["created"] for r in results) == 2
+    with TestClient(app) as client:
+        listed = client.get(API, params={"year": 2027}, headers=world.headers("county")).json()
     assert listed["total"] == 2
 
 
@@ -87,7 +79,7 @@ def test_creating_a_campaign_with_scope(client: TestClient, world: World) -> Non
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["kind"] == "custom"
-    assert created["tiers"] == ["county", "municipal"]
+    assert created["tiers"] == ["municipal", "county"]  # in tier order, once each
     assert [t["code"] for t in created["townships"]] == ["140521100"]
     # visible to its township, not to another
     assert (
@@ -131,14 +123,32 @@ def test_progress_counts_counted_visits_inside_the_window(
     ).json()
     qingming = generated["items"][0]
     start, end = date.fromisoformat(qingming["starts_on"]), date.fromisoformat(qingming["ends_on"])
+    long_ago = date(2020, 1, 1)
     with db.begin() as session:
+        for facility in (world.facility_a, world.facility_b):
+            session.get(Facility, facility.id).registered_on = long_ago
         visited = make_facility(
-            session, township=world.township_a, code="A-VISITED", tier=Tier.county
+            session,
+            township=world.township_a,
+            code="A-VISITED",
+            tier=Tier.county,
+            registered_on=long_ago,
         )
-        rejected = make_facility(session, township=world.township_a, code="A-REJECTED")
-        late = make_facility(session, township=world.township_a, code="A-LATE")
+        rejected = make_facility(
+            session, township=world.township_a, code="A-REJECTED", registered_on=long_ago
+        )
+        late = make_facility(
+            session, township=world.township_a, code="A-LATE", registered_on=long_ago
+        )
         make_facility(
             session, township=world.township_a, code="A-GONE", status=FacilityStatus.relocated
+        )
+        # registered after the window closed: not in scope
+        make_facility(
+            session,
+            township=world.township_a,
+            code="A-AFTER",
+            registered_on=end + timedelta(days=1),
         )
         for facility, day, status in (
             (visited, start, ReviewStatus.accepted),
@@ -176,7 +186,13 @@ def test_progress_honours_the_campaigns_tiers(
     client: TestClient, world: World, db: Database
 ) -> None:
     with db.begin() as session:
-        make_facility(session, township=world.township_b, code="B-COUNTY", tier=Tier.county)
+        make_facility(
+            session,
+            township=world.township_b,
+            code="B-COUNTY",
+            tier=Tier.county,
+            registered_on=date(2020, 1, 1),
+        )
     body = {"name": "县级", "starts_on": "2026-07-01", "ends_on": "2026-07-31", "tiers": ["county"]}
     created = client.post(API, json=body, headers=world.headers("county")).json()
     progress = client.get(f"{API}/{created['id']}/progress", headers=world.headers("county")).json()

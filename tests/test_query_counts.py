@@ -1,0 +1,73 @@
+"""List endpoints issue a fixed number of queries, whatever the number of rows."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from app.db import Database
+from tests.factories import World, make_facility, report_body
+from tests.funds.helpers import allocate, order_in
+from tests.photos.images import jpeg
+
+
+@contextmanager
+def counted(db: Database) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def queries_for(client: TestClient, db: Database, world: World, path: str) -> int:
+    with counted(db) as statements:
+        response = client.get(path, headers=world.headers("county"))
+        assert response.status_code == 200, response.text
+    return len(statements)
+
+
+def add_rows(client: TestClient, db: Database, world: World, n: int) -> None:
+    with db.begin() as session:
+        facilities = [make_facility(session, township=world.township_a) for _ in range(n)]
+    for facility in facilities:
+        report = client.post(
+            "/api/v1/inspections", json=report_body(facility), headers=world.headers("township")
+        ).json()
+        client.post(
+            f"/api/v1/inspections/{report['id']}/photos",
+            files={"file": ("p.jpg", jpeg(colour=(facility.id * 20 % 255, 0, 0)), "image/jpeg")},
+            headers=world.headers("township"),
+        )
+        client.post(
+            f"/api/v1/inspections/{report['id']}/maintenance", headers=world.headers("township")
+        )
+    order_in(client, world, "approved", planned_cost_fen=1)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/facilities",
+        "/api/v1/inspections",
+        "/api/v1/maintenance",
+        "/api/v1/overdue",
+        "/api/v1/funds/ledger",
+    ],
+)
+def test_list_queries_do_not_grow_with_the_rows(
+    client: TestClient, db: Database, world: World, path: str
+) -> None:
+    allocate(client, world, 1_000)
+    add_rows(client, db, world, 1)
+    few = queries_for(client, db, world, path)
+    add_rows(client, db, world, 4)
+    many = queries_for(client, db, world, path)
+    assert many == few
