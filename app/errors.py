@@ -26,10 +26,6 @@ class AppError(Exception):
         self.headers = headers
 
 
-class BadRequest(AppError):
-    status_code = 400
-
-
 class Unauthorized(AppError):
     status_code = 401
 

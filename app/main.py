@@ -27,6 +27,7 @@ from app.photos.store import LocalPhotoStore
 from app.reports.router import router as reports_router
 from app.schedule.router import router as schedule_router
 from app.townships.router import router as townships_router
+from app.vocabulary import router as vocabulary_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: JSON bodies are small; photo uploads get room for one photo plus multipart framing
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         exports_router,
         audit_router,
+        vocabulary_router,
     ):
         api.include_router(router)
     app.include_router(api)
