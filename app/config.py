@@ -125,10 +125,6 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def photo_path(self) -> Path:
         assert self.photo_dir is not None
         return self.photo_dir

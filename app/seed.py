@@ -2,7 +2,7 @@
 
 import csv
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -65,7 +65,6 @@ class SeedReport:
     townships_created: int = 0
     policies_created: int = 0
     facilities: importer.ImportResult | None = None
-    users_created: list[DemoLogin] = field(default_factory=list)
     inspections_created: int = 0
     allocations_created: int = 0
     orders_created: int = 0
@@ -92,8 +91,8 @@ def _policies(session: Session) -> int:
     return len(missing)
 
 
-def _demo_users(session: Session) -> list[DemoLogin]:
-    created = []
+def _demo_users(session: Session) -> None:
+    """The development sign-ins of DEMO_LOGINS that do not exist yet."""
     codes = {t.code: t.id for t in session.exec(select(Township)).all()}
     for login in DEMO_LOGINS:
         if session.exec(select(User.id).where(User.username == login.username)).first():
@@ -106,8 +105,6 @@ def _demo_users(session: Session) -> list[DemoLogin]:
             township_id=codes[login.township_code] if login.township_code else None,
         )
         auth.create_user(session=session, actor=None, data=data)
-        created.append(login)
-    return created
 
 
 def load(*, session: Session, settings: Settings) -> SeedReport:
@@ -123,7 +120,7 @@ def load(*, session: Session, settings: Settings) -> SeedReport:
             "seed/facilities.csv has errors: " + "; ".join(map(str, report.facilities.errors))
         )
     if settings.env == "development":
-        report.users_created = _demo_users(session)
+        _demo_users(session)
         report.inspections_created = _demo_inspections(session, settings)
         this_year = local_today(settings.tz).year
         report.allocations_created = sum(

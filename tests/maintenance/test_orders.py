@@ -5,7 +5,6 @@ from fastapi.testclient import TestClient
 
 from tests.factories import World, report_body
 from tests.funds.helpers import (
-    YEAR,
     act,
     allocate,
     ledger,
@@ -435,4 +434,3 @@ def test_order_changes_are_audited(client: TestClient, funded: World) -> None:
         "maintenance.complete", "maintenance.start", "maintenance.approve", "maintenance.create",
     ]  # fmt: skip
     assert log["items"][0]["after"]["status"] == "completed"
-    assert YEAR == 2025
