@@ -1,9 +1,16 @@
-"""Who sees what (DESIGN.md rule 8): township users only their own township."""
+"""Who sees what (DESIGN.md rule 8): township users only their own township.
+
+Reports, orders and photos belong to the township that owns their facility *now*: when the
+county moves a facility, its history moves with it. They are scoped through the facility
+(``scope_by_facility``), never through the township copied onto them when they were made.
+"""
 
 from typing import Any
 
+from sqlalchemy import select
+
 from app.errors import NotFound
-from app.models import Role, User
+from app.models import Facility, Role, User
 
 
 def is_staff(user: User) -> bool:
@@ -20,6 +27,19 @@ def scope(statement: Any, user: User, township_column: Any) -> Any:
     """Narrow a SELECT to what ``user`` may see."""
     limit = township_limit(user)
     return statement if limit is None else statement.where(township_column == limit)
+
+
+def facilities_of(township_id: int) -> Any:
+    """The ids of a township's facilities, as a subquery (semi-join on ``township_id``)."""
+    return select(Facility.id).where(Facility.township_id == township_id)
+
+
+def scope_by_facility(statement: Any, user: User, facility_column: Any) -> Any:
+    """Narrow a SELECT of things that belong to a facility to what ``user`` may see."""
+    limit = township_limit(user)
+    return (
+        statement if limit is None else statement.where(facility_column.in_(facilities_of(limit)))
+    )
 
 
 def ensure_visible(user: User, township_id: int | None, what: str) -> None:

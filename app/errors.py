@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -57,15 +58,68 @@ class TooManyRequests(AppError):
     status_code = 429
 
 
+def _sqlite_unique_names() -> dict[str, str]:
+    """SQLite names a violated key by its columns ("users.username"); map those to names."""
+    from sqlmodel import SQLModel
+
+    import app.models  # noqa: F401  (every table registered)
+
+    names: dict[str, str] = {}
+    for table in SQLModel.metadata.tables.values():
+        keys = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+        keys += [i for i in table.indexes if i.unique]
+        for key in keys:
+            columns = [c for c in getattr(key, "columns", []) if isinstance(c, Column)]
+            if columns and key.name:
+                names[", ".join(f"{table.name}.{c.name}" for c in columns)] = str(key.name)
+    return names
+
+
+def unique_key_violated(exc: IntegrityError) -> str | None:
+    """The name of the unique constraint or index an INSERT or UPDATE ran into, on either
+    database; None when the error is something else (NOT NULL, foreign key, CHECK)."""
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    if diag is not None:  # PostgreSQL (psycopg)
+        return diag.constraint_name if getattr(orig, "sqlstate", None) == "23505" else None
+    message = str(orig)
+    prefix = "UNIQUE constraint failed: "
+    if not message.startswith(prefix):
+        return None
+    what = message[len(prefix) :]
+    if what.startswith("index '"):  # an expression index is named by SQLite itself
+        return what[len("index '") : -1]
+    return _sqlite_unique_names().get(what)
+
+
 @contextmanager
-def conflict_on_duplicate(session: Any, message: str) -> Iterator[None]:
-    """Flush in a savepoint; a unique key taken meanwhile by a concurrent request is a 409."""
+def conflict_on_duplicate(
+    session: Any, message: str, *, key: str | tuple[str, ...]
+) -> Iterator[None]:
+    """Flush in a savepoint; the unique ``key`` (or keys) taken meanwhile by a concurrent
+    request is a 409 with ``message``. Any other integrity error is a bug and propagates."""
+    keys = (key,) if isinstance(key, str) else key
     try:
         with session.begin_nested():
             yield
             session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if unique_key_violated(exc) not in keys:
+            raise
         raise Conflict(message) from None
+
+
+#: unique keys two requests may race for, and what the loser is told (a safety net behind
+#: the services' own checks; every other integrity error is a bug and answers 500)
+EXPECTED_RACES = {
+    "uq_facilities_code": "A facility with this code was saved at the same moment; reload",
+    "uq_townships_code": "A township with this code was saved at the same moment; reload",
+    "uq_users_username": "This username was taken at the same moment; choose another",
+    "uq_users_username_lower": "This username was taken at the same moment; choose another",
+    "uq_maintenance_orders_unfinished_per_report": (
+        "An order for this report was opened at the same moment; reload to see it"
+    ),
+}
 
 
 class InvalidInput(AppError):
@@ -130,12 +184,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
-        # Services check uniqueness first; this is two requests racing past that check.
-        log.warning("integrity error answered as a conflict: %s", exc.orig)
-        return JSONResponse(
-            {"detail": "This conflicts with a change saved at the same moment; reload and retry"},
-            status_code=409,
-        )
+        # Services check first; this is two requests racing past that check for a key we
+        # expect. Anything else (NOT NULL, foreign key, CHECK) is a bug: let it be a 500.
+        key = unique_key_violated(exc)
+        if key not in EXPECTED_RACES:
+            raise exc
+        log.warning("unique key %s taken by a concurrent request: %s", key, exc.orig)
+        return JSONResponse({"detail": EXPECTED_RACES[key]}, status_code=409)
 
     @app.exception_handler(OperationalError)
     async def _database_busy(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -152,8 +152,14 @@ def populate(url: str, size: int, rng: random.Random) -> int:
                         "received_at": visit,
                         "condition": "good",
                         "checklist": {},
+                        # a whole position, as the service stores one (the CHECK
+                        # constraint ck_inspections_position_whole refuses less)
                         "longitude": lon,
                         "latitude": lat,
+                        "accuracy_m": 8.0,
+                        "source_crs": "wgs84",
+                        "source_longitude": lon,
+                        "source_latitude": lat,
                         "distance_m": 3.0,
                         "on_site": True,
                         "flags": [],

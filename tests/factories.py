@@ -190,6 +190,20 @@ def make_inspection(
     on_site: bool | None = True,
 ) -> Inspection:
     client_id = uuid.uuid4()
+    position: dict[str, Any] = {"flags": ["no_position"]}
+    if on_site is not None:  # on site: at the facility; off site: about 1.1 km north of it
+        latitude = facility.latitude + (0 if on_site else 0.01)
+        position = {
+            "longitude": facility.longitude,
+            "latitude": latitude,
+            "accuracy_m": 10.0,
+            "source_crs": Crs.wgs84,
+            "source_longitude": facility.longitude,
+            "source_latitude": latitude,
+            "distance_m": 0.0 if on_site else 1112.0,
+            "on_site": on_site,
+            "flags": [] if on_site else ["off_site"],
+        }
     inspection = Inspection(
         client_id=client_id,
         facility_id=facility.id,  # type: ignore[arg-type]
@@ -199,11 +213,10 @@ def make_inspection(
         inspected_on=inspected_at.astimezone(tz).date(),
         condition=Condition.good,
         checklist={},
-        on_site=on_site,
-        flags=[] if on_site else ["off_site"],
         review_status=review_status,
         receipt="TEST-0000",
         payload_sha256="0" * 64,
+        **position,
     )
     session.add(inspection)
     session.flush()

@@ -112,7 +112,7 @@ def upload_photo(
     owner = photos.PhotoOwner(
         column="inspection_id",
         id=inspection_id,
-        township_id=inspection.township_id,
+        facility_id=inspection.facility_id,
         model=Inspection,
         label=f"Inspection {inspection_id}",
     )

@@ -50,7 +50,10 @@ class InspectionRead(BaseModel):
     id: int
     client_id: uuid.UUID
     facility_id: int
-    township_id: int
+    township_id: int = Field(description="the township that owns the facility now, and the report")
+    township_id_at_report: int = Field(
+        description="the township that owned the facility when the report was made"
+    )
     inspector: UserRef
     inspected_at: datetime
     received_at: datetime

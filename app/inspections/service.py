@@ -113,15 +113,20 @@ def _check_time(inspected_at: datetime) -> None:
         )
 
 
+#: everything a report's read shape shows, loaded in a fixed number of queries
+_LOAD = (
+    selectinload(Inspection.facility),
+    selectinload(Inspection.inspector),
+    selectinload(Inspection.reviewed_by),
+    selectinload(Inspection.photos),
+)
+
+
 def _load(session: Session, inspection_id: int) -> Inspection | None:
     return session.execute(
         select(Inspection)
         .where(Inspection.id == inspection_id)
-        .options(
-            selectinload(Inspection.inspector),
-            selectinload(Inspection.reviewed_by),
-            selectinload(Inspection.photos),
-        )
+        .options(*_LOAD)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
@@ -130,7 +135,7 @@ def get_inspection(*, session: Session, user: User, inspection_id: int) -> Inspe
     inspection = _load(session, inspection_id)
     if inspection is None:
         raise NotFound(f"Inspection {inspection_id} not found")
-    access.ensure_visible(user, inspection.township_id, f"Inspection {inspection_id}")
+    access.ensure_visible(user, inspection.facility.township_id, f"Inspection {inspection_id}")
     return inspection
 
 
@@ -143,7 +148,7 @@ def _replay(session: Session, user: User, data: InspectionCreate, digest: str) -
         return None
     existing = _load(session, existing_id)
     assert existing is not None
-    visible = access.township_limit(user) in (None, existing.township_id)
+    visible = access.township_limit(user) in (None, existing.facility.township_id)
     if existing.payload_sha256 != digest or not visible:
         raise Conflict(
             f"A different report was already submitted with client_id {data.client_id}"
@@ -248,9 +253,10 @@ def list_inspections(
     if filters.township_id is not None:
         access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
     conditions: list[Any] = []
+    if filters.township_id is not None:
+        conditions.append(Inspection.facility_id.in_(access.facilities_of(filters.township_id)))
     for column, value in (
         (Inspection.facility_id, filters.facility_id),
-        (Inspection.township_id, filters.township_id),
         (Inspection.inspector_id, filters.inspector_id),
         (Inspection.review_status, filters.review_status),
         (Inspection.on_site, filters.on_site),
@@ -262,16 +268,14 @@ def list_inspections(
         conditions.append(Inspection.inspected_on >= filters.since)
     if filters.until is not None:
         conditions.append(Inspection.inspected_on <= filters.until)
-    count = access.scope(select(func.count()).select_from(Inspection), user, Inspection.township_id)
+    count = access.scope_by_facility(
+        select(func.count()).select_from(Inspection), user, Inspection.facility_id
+    )
     total = session.execute(count.where(*conditions)).scalar_one()
     rows = session.execute(
-        access.scope(select(Inspection), user, Inspection.township_id)
+        access.scope_by_facility(select(Inspection), user, Inspection.facility_id)
         .where(*conditions)
-        .options(
-            selectinload(Inspection.inspector),
-            selectinload(Inspection.reviewed_by),
-            selectinload(Inspection.photos),
-        )
+        .options(*_LOAD)
         .order_by(Inspection.inspected_at.desc(), Inspection.id.desc())
         .limit(limit)
         .offset(offset)
@@ -294,7 +298,8 @@ def to_read(inspection: Inspection) -> InspectionRead:
         id=inspection.id,  # type: ignore[arg-type]
         client_id=inspection.client_id,
         facility_id=inspection.facility_id,
-        township_id=inspection.township_id,
+        township_id=inspection.facility.township_id,
+        township_id_at_report=inspection.township_id,
         inspector=UserRef.model_validate(inspection.inspector),
         inspected_at=inspection.inspected_at,
         received_at=inspection.received_at,

@@ -9,6 +9,7 @@ from app.maintenance import service
 from app.maintenance.schemas import (
     Cancellation,
     Completion,
+    CostCorrection,
     FacilityRef,
     OrderCreate,
     OrderFromReport,
@@ -37,7 +38,8 @@ def to_read(order: MaintenanceOrder, *, today: date) -> OrderRead:
             exclude={"facility_id", "township_id", "approved_by_id", "created_by_id"}
         ),
         facility=FacilityRef.model_validate(order.facility, from_attributes=True),
-        township=TownshipRef.model_validate(order.township),
+        township=TownshipRef.model_validate(order.facility.township),
+        funds_township=TownshipRef.model_validate(order.township),
         overdue=bool(order.status in service.OPEN and order.due_on and order.due_on < today),
         approved_by=UserRef.model_validate(order.approved_by) if order.approved_by else None,
         photos=[PhotoRead.of(p) for p in order.photos],
@@ -173,6 +175,22 @@ def complete_order(
 
 
 @router.post(
+    "/maintenance/{order_id}/correct-cost",
+    response_model=OrderRead,
+    summary="Correct a completed order's actual cost: a reversal entry and a new spend",
+)
+def correct_order_cost(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: StaffUser,
+    order_id: Id,
+    data: CostCorrection,
+) -> OrderRead:
+    order = service.correct_cost(session=session, user=user, order_id=order_id, data=data)
+    return to_read(order, today=local_today(settings.tz))
+
+
+@router.post(
     "/maintenance/{order_id}/cancel",
     response_model=OrderRead,
     summary="Cancel an open order (an approved one gives its commitment back)",
@@ -212,7 +230,7 @@ def upload_photo(
     owner = photos.PhotoOwner(
         column="maintenance_order_id",
         id=order_id,
-        township_id=order.township_id,
+        facility_id=order.facility_id,
         model=MaintenanceOrder,
         label=f"Order {order_id} ({stage.value})",
         stage=stage,

@@ -61,6 +61,16 @@ class Completion(Override):
     invoice_no: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
+class CostCorrection(Override):
+    """A mistyped actual cost of a completed order, put right: the ledger keeps both."""
+
+    actual_cost_fen: Fen = Field(description="the correct actual cost, integer fen (分)")
+    reason: Reason = Field(description="why the recorded cost was wrong")
+    invoice_no: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="the corrected invoice number, if that changed too"
+    )
+
+
 class Cancellation(InputModel):
     reason: Reason
 
@@ -74,7 +84,12 @@ class FacilityRef(BaseModel):
 class OrderRead(BaseModel):
     id: int
     facility: FacilityRef
-    township: TownshipRef
+    township: TownshipRef = Field(
+        description="the township that owns the facility now, and so the order"
+    )
+    funds_township: TownshipRef = Field(
+        description="whose funds the order draws on: the facility's township when it was opened"
+    )
     inspection_id: int | None
     category: MaintenanceCategory
     title: str

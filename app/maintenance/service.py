@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
@@ -14,17 +15,25 @@ from app import access
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import Settings
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, unique_key_violated
 from app.facilities import service as facilities
 from app.funds import service as funds
 from app.funds.money import yuan
 from app.inspections import service as inspections
-from app.maintenance.schemas import Completion, OrderCreate, OrderFromReport, OrderUpdate
+from app.maintenance.schemas import (
+    Completion,
+    CostCorrection,
+    OrderCreate,
+    OrderFromReport,
+    OrderUpdate,
+)
 from app.models import (
     ChecklistAnswer,
     ChecklistItem,
     Condition,
     EntryKind,
+    Facility,
+    FacilityStatus,
     Inspection,
     MaintenanceCategory,
     MaintenanceOrder,
@@ -34,7 +43,10 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.enums import CHECKLIST_PROBLEMS_ZH, CONDITION_LABELS_ZH
 
+#: unfinished orders: work (and possibly money) still ahead; see ``UNFINISHED_SQL``
 OPEN = (OrderStatus.planned, OrderStatus.approved, OrderStatus.in_progress)
+#: the partial unique index that allows one unfinished order per report
+UNFINISHED_PER_REPORT = "uq_maintenance_orders_unfinished_per_report"
 #: action → (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[tuple[OrderStatus, ...], OrderStatus]] = {
     "approve": ((OrderStatus.planned,), OrderStatus.approved),
@@ -60,7 +72,7 @@ _SURROUNDINGS = {
 
 #: everything an order's read shape shows, loaded in a fixed number of queries
 _LOAD = (
-    selectinload(MaintenanceOrder.facility),
+    selectinload(MaintenanceOrder.facility).selectinload(Facility.township),
     selectinload(MaintenanceOrder.township),
     selectinload(MaintenanceOrder.approved_by),
     selectinload(MaintenanceOrder.photos),
@@ -83,7 +95,8 @@ def get_order(
     order = _load(session, order_id, for_update=for_update)
     if order is None:
         raise NotFound(f"Maintenance order {order_id} not found")
-    access.ensure_visible(user, order.township_id, f"Maintenance order {order_id}")
+    # Orders belong to the township that owns their facility now (DESIGN.md rule 8).
+    access.ensure_visible(user, order.facility.township_id, f"Maintenance order {order_id}")
     return order
 
 
@@ -101,12 +114,45 @@ def _check_inspection(session: Session, user: User, inspection_id: int, facility
         )
 
 
+def _ensure_takes_work(facility: Facility) -> None:
+    """Only an active facility gets new work or money, as only it takes reports."""
+    if facility.status is not FacilityStatus.active:
+        raise Conflict(
+            f"Facility {facility.id} is {facility.status.value}, not active; it takes no"
+            " maintenance orders and no funds"
+        )
+
+
+def _unfinished_order_of(session: Session, inspection_id: int) -> MaintenanceOrder | None:
+    return session.execute(
+        select(MaintenanceOrder).where(
+            MaintenanceOrder.inspection_id == inspection_id,
+            MaintenanceOrder.status.in_(OPEN),
+        )
+    ).scalar_one_or_none()
+
+
+def _report_taken(inspection_id: int, order: MaintenanceOrder) -> Conflict:
+    return Conflict(
+        f"Report {inspection_id} already has maintenance order {order.id}, which is"
+        f" {order.status.value}; carry on with that order, or cancel it (with a reason) before"
+        " opening another for this report",
+        headers={"Location": f"/api/v1/maintenance/{order.id}"},
+    )
+
+
 def create_order(
     *, session: Session, settings: Settings, user: User, data: OrderCreate
 ) -> MaintenanceOrder:
+    """Open an order. One unfinished order per report: the database holds the rule (a
+    partial unique index), so of two concurrent requests one gets a 409 naming the other's
+    order; a completed or cancelled order no longer blocks a new one."""
     facility = facilities.get_facility(session=session, user=user, facility_id=data.facility_id)
+    _ensure_takes_work(facility)
     if data.inspection_id is not None:
         _check_inspection(session, user, data.inspection_id, facility.id)  # type: ignore[arg-type]
+        if (existing := _unfinished_order_of(session, data.inspection_id)) is not None:
+            raise _report_taken(data.inspection_id, existing)
     order = MaintenanceOrder.model_validate(
         data.model_dump(exclude={"year"}),
         update={
@@ -116,8 +162,17 @@ def create_order(
             "created_by_id": user.id,
         },
     )
-    session.add(order)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(order)
+    except IntegrityError as exc:
+        if unique_key_violated(exc) != UNFINISHED_PER_REPORT or data.inspection_id is None:
+            raise
+        # A concurrent request opened it first, and has committed: name its order.
+        existing = _unfinished_order_of(session, data.inspection_id)
+        if existing is None:
+            raise
+        raise _report_taken(data.inspection_id, existing) from None
     audit.record(
         session=session,
         actor=user,
@@ -167,20 +222,12 @@ def create_from_report(
 ) -> MaintenanceOrder:
     """Open an order from a patrol report, prefilled from its ``problem`` checklist items.
 
-    One open order per report: a second request (a double click) is a 409 naming the first.
+    One unfinished order per report: a second request (a double click) is a 409 naming the
+    first; once that order is completed or cancelled, the report may get another.
     """
     inspection = inspections.get_inspection(session=session, user=user, inspection_id=inspection_id)
-    existing = session.execute(
-        select(MaintenanceOrder.id).where(
-            MaintenanceOrder.inspection_id == inspection_id,
-            MaintenanceOrder.status != OrderStatus.cancelled,
-        )
-    ).scalar()
-    if existing is not None:
-        raise Conflict(
-            f"Report {inspection_id} already has maintenance order {existing};"
-            " cancel it first to open another"
-        )
+    if (existing := _unfinished_order_of(session, inspection_id)) is not None:
+        raise _report_taken(inspection_id, existing)
     facility = facilities.get_facility(
         session=session, user=user, facility_id=inspection.facility_id
     )
@@ -260,6 +307,7 @@ def approve(
     """Approve: commit the planned cost against the township's funds for the order's year."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     target = _advance(order, "approve")
+    _ensure_takes_work(order.facility)
     before = _snapshot(order)
     overridden = funds.move(
         session,
@@ -343,6 +391,64 @@ def complete(
     return _finish(session, user, order, "complete", before)
 
 
+def correct_cost(
+    *, session: Session, user: User, order_id: int, data: CostCorrection
+) -> MaintenanceOrder:
+    """Put right a completed order's actual cost (DESIGN.md rule 7: a correction is a
+    reversal entry). The ledger gains a reversal of the recorded spend and a new spend at
+    the correct cost, both with the reason; a higher cost is guarded by the balance like
+    any spend. County work: the route admits staff only."""
+    order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    if order.status is not OrderStatus.completed or order.actual_cost_fen is None:
+        raise Conflict(
+            f"Order {order.id} is {order.status.value}; only a completed order's cost can be"
+            " corrected (change a planned order with PATCH)"
+        )
+    recorded = order.actual_cost_fen
+    if data.actual_cost_fen == recorded and data.invoice_no in (None, order.invoice_no):
+        raise InvalidInput(
+            ("body", "actual_cost_fen"),
+            f"The order's actual cost is already {yuan(recorded)}; nothing to correct",
+        )
+    before = _snapshot(order)
+    overridden = funds.move(
+        session,
+        funds.Movement(
+            order.township_id,
+            order.year,
+            f"Correcting order {order.id} from {yuan(recorded)} to {yuan(data.actual_cost_fen)}",
+            spent=data.actual_cost_fen - recorded,
+        ),
+        actor=user,
+        override_reason=data.override_reason,
+    )
+    common = {
+        "township_id": order.township_id,
+        "year": order.year,
+        "actor": user,
+        "order_id": order.id,
+    }
+    funds.record(
+        session,
+        kind=EntryKind.reversal,
+        amount_fen=recorded,
+        reason=f"更正：冲销原支出 {yuan(recorded)}。{data.reason}",
+        **common,
+    )
+    if data.invoice_no is not None:
+        order.invoice_no = data.invoice_no
+    funds.record(
+        session,
+        kind=EntryKind.expenditure,
+        amount_fen=-data.actual_cost_fen,
+        reason=f"更正后支出：{order.payee}；发票 {order.invoice_no}。{data.reason}",
+        override_reason=overridden,
+        **common,
+    )
+    order.actual_cost_fen = data.actual_cost_fen
+    return _finish(session, user, order, "correct_cost", before)
+
+
 def cancel(*, session: Session, user: User, order_id: int, reason: str) -> MaintenanceOrder:
     """Cancel an open order; an approved one gives its commitment back."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
@@ -395,9 +501,12 @@ def list_orders(
     if filters.township_id is not None:
         access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
     conditions: list[Any] = []
+    if filters.township_id is not None:
+        conditions.append(
+            MaintenanceOrder.facility_id.in_(access.facilities_of(filters.township_id))
+        )
     for column, value in (
         (MaintenanceOrder.facility_id, filters.facility_id),
-        (MaintenanceOrder.township_id, filters.township_id),
         (MaintenanceOrder.status, filters.status),
         (MaintenanceOrder.category, filters.category),
         (MaintenanceOrder.year, filters.year),
@@ -408,12 +517,12 @@ def list_orders(
         conditions.append(overdue_condition(today))
     elif filters.overdue is False:
         conditions.append(~overdue_condition(today) | MaintenanceOrder.due_on.is_(None))
-    scoped_count = access.scope(
-        select(func.count()).select_from(MaintenanceOrder), user, MaintenanceOrder.township_id
+    scoped_count = access.scope_by_facility(
+        select(func.count()).select_from(MaintenanceOrder), user, MaintenanceOrder.facility_id
     )
     total = session.execute(scoped_count.where(*conditions)).scalar_one()
     rows = session.execute(
-        access.scope(select(MaintenanceOrder), user, MaintenanceOrder.township_id)
+        access.scope_by_facility(select(MaintenanceOrder), user, MaintenanceOrder.facility_id)
         .where(*conditions)
         .options(*_LOAD)
         .order_by(MaintenanceOrder.created_at.desc(), MaintenanceOrder.id.desc())

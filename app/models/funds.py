@@ -34,7 +34,10 @@ class LedgerEntry(SQLModel, table=True):
     """经费台账: one money movement. Append-only: database triggers refuse UPDATE and DELETE.
 
     ``amount_fen`` is signed by its effect on what is available: allocations and releases
-    add, commitments, expenditures and reversals subtract.
+    add, commitments and expenditures subtract. A reversal undoes an earlier entry: of an
+    allocation (``allocation_id`` set; subtracts, lowering what was allocated) or of an
+    order's expenditure when its cost is corrected (``order_id`` set; adds back, lowering
+    what was spent, next to a new expenditure at the correct cost).
     """
 
     __tablename__ = "ledger_entries"

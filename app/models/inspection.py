@@ -6,6 +6,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
 from app.models.enums import Condition, Crs, PhotoStage, ReviewStatus
+from app.models.facility import Facility
 from app.models.user import User
 
 
@@ -17,13 +18,24 @@ class Inspection(SQLModel, table=True):
         # The facility's latest counted visit, and campaign coverage by local date.
         Index("ix_inspections_facility_inspected_at", "facility_id", "inspected_at"),
         Index("ix_inspections_township_inspected_on", "township_id", "inspected_on"),
+        # A position is stored whole: WGS-84, as sent, and judged — or not at all.
+        CheckConstraint(
+            "(longitude IS NULL AND latitude IS NULL AND source_crs IS NULL"
+            " AND source_longitude IS NULL AND source_latitude IS NULL"
+            " AND distance_m IS NULL AND on_site IS NULL)"
+            " OR (longitude IS NOT NULL AND latitude IS NOT NULL AND source_crs IS NOT NULL"
+            " AND source_longitude IS NOT NULL AND source_latitude IS NOT NULL"
+            " AND distance_m IS NOT NULL AND on_site IS NOT NULL)",
+            name="position_whole",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     #: made by the phone; the same report sent twice is the same report
     client_id: uuid.UUID = Field(sa_type=Uuid, unique=True)
     facility_id: int = Field(foreign_key="facilities.id")
-    #: the facility's township when the report was made (scoping, per-township figures)
+    #: the facility's township when the report was made: the record of whose work it was
+    #: (per-township figures). Who sees the report follows the facility's township now.
     township_id: int = Field(foreign_key="townships.id")
     inspector_id: int = Field(foreign_key="users.id", index=True)
     inspected_at: datetime = Field(sa_type=UTCDateTime)
@@ -54,6 +66,7 @@ class Inspection(SQLModel, table=True):
     #: SHA-256 of the report as submitted, to tell a replay from a different report
     payload_sha256: str = Field(max_length=64)
 
+    facility: Facility = Relationship(sa_relationship_kwargs={"lazy": "raise"})
     inspector: User = Relationship(
         sa_relationship_kwargs={"lazy": "raise", "foreign_keys": "[Inspection.inspector_id]"}
     )
@@ -90,8 +103,9 @@ class Photo(SQLModel, table=True):
     )
     #: before or after the work (maintenance photos only)
     stage: PhotoStage | None = Field(default=None, sa_type=EnumText(PhotoStage))
-    #: the owner's township, so a photo is scoped without a join
-    township_id: int = Field(foreign_key="townships.id")
+    #: the facility of the owner (a report's or an order's, which never changes): a photo
+    #: is seen by whoever owns that facility now
+    facility_id: int = Field(foreign_key="facilities.id", index=True)
     #: SHA-256 of the bytes as uploaded (what the phone can compute to identify a retry)
     sha256: str = Field(max_length=64)
     #: store keys of the served image and its thumbnail

@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
@@ -9,6 +9,9 @@ from app.models.facility import Facility
 from app.models.inspection import Photo
 from app.models.township import Township
 from app.models.user import User
+
+#: the states in which an order still has work (and possibly money) ahead of it
+UNFINISHED_SQL = "status IN ('planned', 'approved', 'in_progress')"
 
 
 class MaintenanceOrder(SQLModel, table=True):
@@ -19,11 +22,21 @@ class MaintenanceOrder(SQLModel, table=True):
         CheckConstraint("planned_cost_fen >= 0", name="planned_cost"),
         CheckConstraint("actual_cost_fen IS NULL OR actual_cost_fen >= 0", name="actual_cost"),
         Index("ix_maintenance_orders_township_year_status", "township_id", "year", "status"),
+        # One unfinished order per report, held by the database: a double click, or two
+        # clerks at once, cannot open (and fund) the same work twice.
+        Index(
+            "uq_maintenance_orders_unfinished_per_report",
+            "inspection_id",
+            unique=True,
+            sqlite_where=text(UNFINISHED_SQL),
+            postgresql_where=text(UNFINISHED_SQL),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     facility_id: int = Field(foreign_key="facilities.id", index=True)
-    #: the facility's township when the order was opened: whose funds it draws on
+    #: the facility's township when the order was opened: whose funds it draws on, for
+    #: good (the ledger cannot move). Who sees and works the order follows the facility.
     township_id: int = Field(foreign_key="townships.id")
     inspection_id: int | None = Field(default=None, foreign_key="inspections.id", index=True)
     category: MaintenanceCategory = Field(sa_type=EnumText(MaintenanceCategory))

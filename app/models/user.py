@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, Index, func, text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
@@ -12,6 +12,8 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role != 'township' OR township_id IS NOT NULL", name="township_set"),
+        # ShiLi and shili are one name, on both databases.
+        Index("uq_users_username_lower", func.lower(text("username")), unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)

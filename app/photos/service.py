@@ -16,19 +16,19 @@ from app import access
 from app.config import Settings
 from app.db import Database
 from app.errors import Conflict, NotFound, PayloadTooLarge
-from app.models import Photo, PhotoStage, User
+from app.models import Facility, Photo, PhotoStage, User
 from app.photos import processing
 from app.photos.store import PhotoStore
 
 
 @dataclass(frozen=True)
 class PhotoOwner:
-    """What a photo belongs to: its column on ``photos``, its row, its township, and
+    """What a photo belongs to: its column on ``photos``, its row, its facility, and
     (maintenance photos) the stage; the 8-photo limit counts per owner and stage."""
 
     column: str
     id: int
-    township_id: int
+    facility_id: int
     model: Any
     label: str
     stage: PhotoStage | None = None
@@ -89,7 +89,7 @@ def attach(
         row = Photo(
             **{owner.column: owner.id},
             stage=owner.stage,
-            township_id=owner.township_id,
+            facility_id=owner.facility_id,
             sha256=digest,
             stored_key=stored_key,
             thumbnail_key=thumbnail_key,
@@ -108,8 +108,13 @@ def attach(
 
 
 def get_photo(*, session: Session, user: User, photo_id: int) -> Photo:
-    photo = session.get(Photo, photo_id)
-    if photo is None:
+    found = session.execute(
+        select(Photo, Facility.township_id)
+        .join(Facility, Facility.id == Photo.facility_id)
+        .where(Photo.id == photo_id)
+    ).first()
+    if found is None:
         raise NotFound(f"Photo {photo_id} not found")
-    access.ensure_visible(user, photo.township_id, f"Photo {photo_id}")
+    photo, township_id = found
+    access.ensure_visible(user, township_id, f"Photo {photo_id}")
     return photo

@@ -63,7 +63,9 @@ def _ensure_code_free(session: Session, code: str, *, other_than: int | None = N
 def create_township(*, session: Session, actor: User | None, data: TownshipCreate) -> Township:
     _ensure_code_free(session, data.code)
     township = Township.model_validate(data)
-    with conflict_on_duplicate(session, f"A township with code {data.code} already exists"):
+    with conflict_on_duplicate(
+        session, f"A township with code {data.code} already exists", key="uq_townships_code"
+    ):
         session.add(township)
     audit.record(
         session=session,
@@ -89,7 +91,9 @@ def update_township(
         _ensure_code_free(session, changes["code"], other_than=township.id)
     before = audit.snapshot(township)
     with conflict_on_duplicate(
-        session, f"A township with code {changes.get('code')} already exists"
+        session,
+        f"A township with code {changes.get('code')} already exists",
+        key="uq_townships_code",
     ):
         for field, value in changes.items():
             setattr(township, field, value)

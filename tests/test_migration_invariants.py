@@ -1,0 +1,125 @@
+"""Upgrading a database that holds rows the new constraints would refuse keeps every row:
+half-written report positions are completed, photos find their facility, and two users
+whose names differ only in case stop the upgrade with a message instead of losing one."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from app import migrate
+from app.db import make_engine
+from tests.conftest import make_settings
+from tests.test_migrations import empty_database  # noqa: F401  (fixture, both databases)
+
+NOW = "2026-01-02 03:04:05+00:00"
+
+
+def _rows_the_old_schema_allowed(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO townships (id, code, name, created_at, updated_at) VALUES (1, '140521100', '龙港镇', :t, :t)"
+            ),
+            {"t": NOW},
+        )
+        c.execute(
+            text(
+                "INSERT INTO users (id, username, full_name, role, township_id, password_hash,"
+                " is_active, tokens_valid_after, created_at, updated_at)"
+                " VALUES (1, 'shili', '石立', 'township', 1, 'x', true, :t, :t, :t)"
+            ),
+            {"t": NOW},
+        )
+        c.execute(
+            text(
+                "INSERT INTO facilities (id, code, name, kind, tier, status, township_id,"
+                " longitude, latitude, source_crs, source_longitude, source_latitude, martyrs,"
+                " martyr_names, registered_on, next_due_on, created_at, updated_at)"
+                " VALUES (1, 'F-1', '某烈士墓', 'grave', 'county', 'active', 1, 112.2, 35.7,"
+                " 'wgs84', 112.2, 35.7, '[]', '', :d, :d, :t, :t)"
+            ),
+            {"t": NOW, "d": date(2025, 1, 1)},
+        )
+        for n, (lon, lat) in enumerate([(112.2, 35.7), (112.2, 35.71)], start=1):
+            c.execute(
+                text(
+                    "INSERT INTO inspections (id, client_id, facility_id, township_id,"
+                    " inspector_id, inspected_at, inspected_on, received_at, condition,"
+                    " checklist, longitude, latitude, flags, review_status, receipt,"
+                    " payload_sha256)"
+                    " VALUES (:id, :cid, 1, 1, 1, :t, :d, :t, 'good', '{}', :lon, :lat, '[]',"
+                    " 'accepted', 'BNCH-0000', :sha)"
+                ),
+                {
+                    "id": n,
+                    "cid": f"00000000-0000-0000-0000-00000000000{n}",
+                    "t": datetime(2026, 1, 2, tzinfo=UTC),
+                    "d": date(2026, 1, 2),
+                    "lon": lon,
+                    "lat": lat,
+                    "sha": "0" * 64,
+                },
+            )
+        c.execute(
+            text(
+                "INSERT INTO photos (id, inspection_id, township_id, sha256, stored_key,"
+                " thumbnail_key, content_type, width, height, size_bytes, uploaded_by_id,"
+                " uploaded_at) VALUES (1, 1, 1, :sha, 'a.jpg', 'a.t.jpg', 'image/jpeg', 1, 1,"
+                " 1, 1, :t)"
+            ),
+            {"sha": "1" * 64, "t": NOW},
+        )
+    engine.dispose()
+
+
+def test_upgrading_keeps_and_completes_rows_written_before_the_constraints(
+    empty_database: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, empty_database)
+    migrate.upgrade(settings, "0004")
+    _rows_the_old_schema_allowed(empty_database)
+
+    migrate.upgrade(settings)
+
+    engine = make_engine(empty_database)
+    with engine.connect() as c:
+        reports = c.execute(
+            text(
+                "SELECT source_crs, source_longitude, source_latitude, distance_m, on_site"
+                " FROM inspections ORDER BY id"
+            )
+        ).all()
+        photo_facility = c.execute(text("SELECT facility_id FROM photos")).scalar_one()
+    engine.dispose()
+    assert reports[0] == ("wgs84", 112.2, 35.7, 0.0, True)
+    assert reports[1][:3] == ("wgs84", 112.2, 35.71)
+    assert reports[1][3] == pytest.approx(1112, abs=2)
+    assert reports[1][4] is not None and not reports[1][4]  # off site
+    assert photo_facility == 1
+
+
+def test_usernames_that_differ_only_in_case_stop_the_upgrade_by_name(
+    empty_database: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, empty_database)
+    migrate.upgrade(settings, "0004")
+    _rows_the_old_schema_allowed(empty_database)
+    engine = make_engine(empty_database)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO users (id, username, full_name, role, township_id, password_hash,"
+                " is_active, tokens_valid_after, created_at, updated_at)"
+                " VALUES (2, 'ShiLi', '石立', 'township', 1, 'x', true, :t, :t, :t)"
+            ),
+            {"t": NOW},
+        )
+    engine.dispose()
+
+    with pytest.raises(RuntimeError, match="taken more than once: shili"):
+        migrate.upgrade(settings)
