@@ -22,6 +22,7 @@ COPY migrations ./migrations
 COPY seed ./seed
 RUN printf '#!/bin/sh\nexec python -m app.cli "$@"\n' > /opt/venv/bin/memorial \
     && chmod 755 /opt/venv/bin/memorial
+COPY --chmod=755 docker-entrypoint.sh /usr/local/bin/docker-entrypoint
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/srv/memorial \
     PYTHONUNBUFFERED=1 \
@@ -32,4 +33,5 @@ VOLUME ["/var/lib/memorial"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
-CMD ["sh", "-c", "memorial migrate && exec memorial serve --host 0.0.0.0 --port 8000 --workers ${MEMORIAL_WORKERS:-2}"]
+# migrate, load the reference data (townships, patrol policies; no samples), serve
+ENTRYPOINT ["docker-entrypoint"]

@@ -74,33 +74,61 @@ def migrate_command(
 
 
 @cli.command()
-def seed() -> None:
-    """Load townships, patrol policies and sample facilities (idempotent)."""
+def seed(
+    samples: Annotated[
+        bool | None,
+        typer.Option(
+            "--samples/--no-samples",
+            help="also load the demo: 60 【样例】 facilities, demo sign-ins, patrols, funds and"
+            " orders (default: yes in development; refused in production)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Load the reference data (townships, patrol policies); adds only what is missing."""
     from app import seed as seed_data
 
     settings = _settings()
+    if samples is None:
+        samples = settings.env == "development"
     db = Database(settings)
     try:
         with db.session() as session:
-            report = seed_data.load(session=session, settings=settings)
+            report = seed_data.load(session=session, settings=settings, samples=samples)
+    except seed_data.SamplesInProduction as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except seed_data.SeedError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    except AppError as exc:  # e.g. another seed added the same township meanwhile
+        err.print(f"[red]{exc.detail}; run seed again[/red]")
+        raise typer.Exit(1) from None
     finally:
         db.dispose()
+    console.print(
+        f"Reference data: {report.townships_created} townships, "
+        f"{report.policies_created} patrol policies added."
+    )
+    if not report.samples:
+        why = "production" if settings.env == "production" else "--samples loads the demo"
+        console.print(f"No sample data ({why}).")
+        return
     facilities = report.facilities
     assert facilities is not None
     console.print(
-        f"Seed: {report.townships_created} townships, {report.policies_created} policies, "
-        f"{facilities.created} facilities added; {facilities.updated} updated, "
-        f"{facilities.unchanged} unchanged; demo data: {report.inspections_created} patrols,"
-        f" {report.allocations_created} allocations, {report.orders_created} orders added."
+        f"Samples: {facilities.created} facilities added ({facilities.kept} already there, left"
+        f" as they are), {report.users_created} demo users, {report.inspections_created}"
+        f" patrols, {report.allocations_created} allocations, {report.orders_created} orders"
+        " added."
     )
-    if settings.env == "development":
-        table = Table(title="Demo sign-ins 演示账号 (development only)")
-        for column in ("username 用户名", "password 密码", "role 角色"):
-            table.add_column(column)
-        for login in seed_data.DEMO_LOGINS:
-            label = login.role.value + (f" · {login.full_name}" if login.township_code else "")
-            table.add_row(login.username, login.password, label)
-        console.print(table)
+    table = Table(title="Demo sign-ins 演示账号 (development only)")
+    for column in ("username 用户名", "password 密码", "role 角色"):
+        table.add_column(column)
+    for login in seed_data.DEMO_LOGINS:
+        label = login.role.value + (f" · {login.full_name}" if login.township_code else "")
+        table.add_row(login.username, login.password, label)
+    console.print(table)
 
 
 @cli.command("create-user")

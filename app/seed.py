@@ -1,4 +1,22 @@
-"""Load the seed data in ``seed/`` (see seed/README.md). Running it twice changes nothing."""
+"""Load the data in ``seed/`` (see seed/README.md).
+
+Two kinds of data, loaded apart:
+
+- **reference data**, which every installation needs: the county's townships with their
+  division codes, the patrol-policy defaults, and the reserved ``system`` user that seed
+  writes as. ``memorial seed`` always loads it.
+- **samples** for a demo: 60 【样例】 facilities, demo sign-ins, patrols, fund allocations
+  and maintenance orders. Loaded only when asked (``samples=True``; the CLI does so by
+  default in development), and never in production: fake sites do not belong in a real
+  registry, nor sample money in its append-only ledger.
+
+Seed only adds what is missing and never changes a row that exists, so running it again
+changes nothing, whatever users have edited since: a township is there when its code or
+its name is, a facility when its code is, a user when its name is, a tier's policy when the
+tier has one; demo patrols, allocations and orders when their fixed ``client_id``s, their
+year's allocations, or 2025's orders exist. Everything it writes goes through the services
+the API uses and is audited as the ``system`` user.
+"""
 
 import csv
 import uuid
@@ -9,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.schemas import UserCreate
 from app.clock import local_today
@@ -26,6 +45,7 @@ from app.models import (
     ChecklistItem,
     Condition,
     Facility,
+    FacilityStatus,
     FundAllocation,
     FundSource,
     Inspection,
@@ -37,9 +57,26 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.schedule import service as schedule
+from app.townships import service as townships
+from app.townships.schemas import TownshipCreate
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+SAMPLE_FACILITIES = SEED_DIR / "facilities.csv"
 _DEMO_NAMESPACE = uuid.UUID("6f1c2a53-7e0b-4d8e-9a51-3c2f0e9d4b17")
+
+#: the reserved account seed writes as: inactive, and no password can match its hash
+SYSTEM_USERNAME = auth.SYSTEM_USERNAME
+#: not an argon2 hash, so ``verify_password`` refuses every password (as ``!`` in /etc/shadow)
+_NO_PASSWORD = "!"
+
+
+class SeedError(Exception):
+    """The database or ``seed/`` is in a state seed will not write over."""
+
+
+class SamplesInProduction(SeedError):
+    """Samples were asked for in production."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +88,7 @@ class DemoLogin:
     township_code: str | None = None
 
 
-#: development-only sign-ins; ``seed`` refuses to create them in production
+#: development-only sign-ins, created with the samples
 DEMO_LOGINS = (
     DemoLogin("admin", "admin-demo-2025", Role.admin, "系统管理员"),
     DemoLogin("county", "county-demo-2025", Role.county, "县局工作人员"),
@@ -64,39 +101,84 @@ DEMO_LOGINS = (
 class SeedReport:
     townships_created: int = 0
     policies_created: int = 0
+    samples: bool = False
     facilities: importer.ImportResult | None = None
+    users_created: int = 0
     inspections_created: int = 0
     allocations_created: int = 0
     orders_created: int = 0
 
 
-def _townships(session: Session) -> int:
+def system_user(session: Session) -> User:
+    """The reserved ``system`` user (created on first use): the named actor in the audit
+    log of everything seed writes. It is inactive and has no usable password."""
+    user = session.exec(
+        select(User).where(func.lower(User.username) == SYSTEM_USERNAME).order_by(User.id)
+    ).first()
+    if user is not None:
+        if user.is_active or user.password_hash != _NO_PASSWORD:
+            raise SeedError(
+                f"User {user.id} ('{user.username}') can sign in, but the name "
+                f"'{SYSTEM_USERNAME}' is reserved for what seed writes; deactivate that "
+                "account and create another for its owner"
+            )
+        return user
+    user = User.model_validate(
+        {
+            "username": SYSTEM_USERNAME,
+            "full_name": "系统（种子数据）",
+            "role": Role.admin,
+            "password_hash": _NO_PASSWORD,
+            "is_active": False,
+        }
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=user,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        after=audit.snapshot(user, exclude=("password_hash", "tokens_valid_after")),
+    )
+    session.commit()
+    return user
+
+
+def _townships(session: Session, system: User) -> int:
+    """The county's townships whose code and name are both absent (a township renumbered
+    or renamed by an admin is still there, and is left as it is)."""
+    present = {value for t in session.exec(select(Township)).all() for value in (t.code, t.name)}
     created = 0
     with (SEED_DIR / "townships.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            township = session.exec(select(Township).where(Township.code == row["code"])).first()
-            if township is None:
-                session.add(Township(code=row["code"], name=row["name"]))
-                created += 1
-    session.commit()
+            if row["code"] in present or row["name"] in present:
+                continue
+            data = TownshipCreate(code=row["code"], name=row["name"])
+            townships.create_township(session=session, actor=system, data=data)
+            created += 1
     return created
 
 
-def _policies(session: Session) -> int:
+def _policies(session: Session, system: User) -> int:
+    """The default interval of every tier that has no policy (an admin's value stays)."""
     existing = set(session.exec(select(PatrolPolicy.tier)).all())
-    missing = [t for t in DEFAULT_INTERVAL_DAYS if t not in existing]
-    for tier in missing:
-        session.add(PatrolPolicy(tier=tier, interval_days=DEFAULT_INTERVAL_DAYS[tier]))
-    session.commit()
+    missing = {t: days for t, days in DEFAULT_INTERVAL_DAYS.items() if t not in existing}
+    if missing:
+        schedule.set_intervals(session, actor=system, intervals_days=missing)
     return len(missing)
 
 
-def _demo_users(session: Session) -> None:
-    """The development sign-ins of DEMO_LOGINS that do not exist yet."""
+def _demo_users(session: Session, system: User) -> int:
+    """The development sign-ins of DEMO_LOGINS whose usernames are free."""
     codes = {t.code: t.id for t in session.exec(select(Township)).all()}
+    created = 0
     for login in DEMO_LOGINS:
-        if session.exec(select(User.id).where(User.username == login.username)).first():
+        if auth.find_by_username(session=session, username=login.username) is not None:
             continue
+        if login.township_code is not None and login.township_code not in codes:
+            continue  # its township was renumbered: an admin's decision, not ours to undo
         data = UserCreate(
             username=login.username,
             password=login.password,
@@ -104,29 +186,60 @@ def _demo_users(session: Session) -> None:
             full_name=login.full_name,
             township_id=codes[login.township_code] if login.township_code else None,
         )
-        auth.create_user(session=session, actor=None, data=data)
+        auth.create_user(session=session, actor=system, data=data)
+        created += 1
+    return created
 
 
-def load(*, session: Session, settings: Settings) -> SeedReport:
-    """Townships, patrol policies, sample facilities and (development only) demo users."""
-    report = SeedReport()
-    report.townships_created = _townships(session)
-    report.policies_created = _policies(session)
+def _sample_codes() -> list[str]:
+    """The codes of the sample facilities in ``seed/facilities.csv``, in order."""
+    header, rows = importer.read_table(SAMPLE_FACILITIES)
+    return sorted(str(row[header.index("编号")]) for row in rows)
+
+
+def _sample_facilities(session: Session) -> list[Facility]:
+    """The sample facilities still in the registry under their codes, by code."""
+    return list(
+        session.exec(
+            select(Facility).where(Facility.code.in_(_sample_codes())).order_by(Facility.code)
+        ).all()
+    )
+
+
+def load(*, session: Session, settings: Settings, samples: bool) -> SeedReport:
+    """Reference data, and with ``samples`` the demo (refused in production)."""
+    if samples and settings.env == "production":
+        raise SamplesInProduction(
+            "Sample data is refused in production (MEMORIAL_ENV=production): its 【样例】 "
+            "facilities would stand in the real registry and its money in the ledger. "
+            "Run a demo with MEMORIAL_ENV=development."
+        )
+    system = system_user(session)
+    report = SeedReport(
+        townships_created=_townships(session, system),
+        policies_created=_policies(session, system),
+    )
+    if not samples:
+        return report
+    report.samples = True
     report.facilities = importer.import_file(
-        session=session, settings=settings, actor=None, path=SEED_DIR / "facilities.csv"
+        session=session,
+        settings=settings,
+        actor=system,
+        path=SAMPLE_FACILITIES,
+        update_existing=False,
     )
     if report.facilities.errors:
-        raise RuntimeError(
+        raise SeedError(
             "seed/facilities.csv has errors: " + "; ".join(map(str, report.facilities.errors))
         )
-    if settings.env == "development":
-        _demo_users(session)
-        report.inspections_created = _demo_inspections(session, settings)
-        this_year = local_today(settings.tz).year
-        report.allocations_created = sum(
-            _demo_allocations(session, year) for year in sorted({DEMO_FUNDS_YEAR, this_year})
-        )
-        report.orders_created = _demo_orders(session, settings)
+    report.users_created = _demo_users(session, system)
+    report.inspections_created = _demo_inspections(session, settings)
+    this_year = local_today(settings.tz).year
+    report.allocations_created = sum(
+        _demo_allocations(session, system, year) for year in sorted({DEMO_FUNDS_YEAR, this_year})
+    )
+    report.orders_created = _demo_orders(session, settings, system)
     return report
 
 
@@ -145,7 +258,7 @@ def split_by_weight(total: int, weights: dict[int, int]) -> dict[int, int]:
     return shares
 
 
-def _demo_allocations(session: Session, year: int) -> int:
+def _demo_allocations(session: Session, system: User, year: int) -> int:
     """A year's allocations of 100,000 yuan over the townships, by their number of facilities
     (2025, as in the county's report, and the current year, so the demo can spend)."""
     exists = session.exec(select(FundAllocation.id).where(FundAllocation.year == year)).first()
@@ -162,7 +275,7 @@ def _demo_allocations(session: Session, year: int) -> int:
             continue
         funds.allocate(
             session=session,
-            actor=None,
+            actor=system,
             data=AllocationCreate(
                 township_id=township_id,
                 year=year,
@@ -177,16 +290,16 @@ def _demo_allocations(session: Session, year: int) -> int:
     return created
 
 
-def _demo_orders(session: Session, settings: Settings) -> int:
-    """A few 2025 orders in each state, run through the real transitions (and ledger)."""
+def _demo_orders(session: Session, settings: Settings, system: User) -> int:
+    """A few 2025 orders in each state, run through the real transitions (and ledger), once:
+    not when 2025 has orders already (cancelled ones too: orders are never removed)."""
     if session.exec(
-        select(MaintenanceOrder.id).where(MaintenanceOrder.title.startswith("【样例】"))
+        select(MaintenanceOrder.id).where(MaintenanceOrder.year == DEMO_FUNDS_YEAR)
     ).first():
         return 0
-    admin = session.exec(select(User).where(User.username == "admin")).one()
-    sample = session.exec(
-        select(Facility).where(Facility.name.startswith("【样例】")).order_by(Facility.code)
-    ).all()
+    sample = [f for f in _sample_facilities(session) if f.status is FacilityStatus.active]
+    if not sample:
+        return 0
     plans = [
         ("planned", MaintenanceCategory.repair, "简介牌褪色更换", 120_000),
         ("approved", MaintenanceCategory.environment, "周边杂草清理及祭扫通道修整", 80_000),
@@ -200,7 +313,7 @@ def _demo_orders(session: Session, settings: Settings) -> int:
         order = maintenance.create_order(
             session=session,
             settings=settings,
-            user=admin,
+            user=system,
             data=OrderCreate(
                 facility_id=facility.id,  # type: ignore[arg-type]
                 category=category,
@@ -215,23 +328,23 @@ def _demo_orders(session: Session, settings: Settings) -> int:
         order_id = order.id
         if state == "cancelled":
             maintenance.approve(
-                session=session, user=admin, order_id=order_id, override_reason=None
+                session=session, user=system, order_id=order_id, override_reason=None
             )
             maintenance.cancel(
-                session=session, user=admin, order_id=order_id, reason="并入县级项目"
+                session=session, user=system, order_id=order_id, reason="并入县级项目"
             )
             continue
         if state == "planned":
             continue
-        maintenance.approve(session=session, user=admin, order_id=order_id, override_reason=None)
+        maintenance.approve(session=session, user=system, order_id=order_id, override_reason=None)
         if state == "approved":
             continue
-        maintenance.start(session=session, user=admin, order_id=order_id)
+        maintenance.start(session=session, user=system, order_id=order_id)
         if state == "completed":
             maintenance.complete(
                 session=session,
                 settings=settings,
-                user=admin,
+                user=system,
                 order_id=order_id,
                 data=Completion(
                     actual_cost_fen=cost - 3_500 * index,
@@ -246,16 +359,30 @@ def _demo_orders(session: Session, settings: Settings) -> int:
 def _demo_inspections(session: Session, settings: Settings) -> int:
     """Recent patrols of about two thirds of the sample facilities, so the overdue list,
     the review queue and the dashboard have something to show. Each has a fixed
-    client_id, so a second run adds nothing; the dates are relative to the first run."""
-    inspector = session.exec(select(User).where(User.username == "county")).one()
-    facilities = session.exec(select(Facility).where(Facility.name.startswith("【样例】"))).all()
+    client_id made from its facility's code, so a second run adds nothing; the dates are
+    relative to the first run. Facilities no longer active get none."""
+    codes = _sample_codes()
+    planned = {
+        uuid.uuid5(_DEMO_NAMESPACE, code)
+        for index, code in enumerate(codes)
+        if index % 3 != 2  # left unvisited: overdue
+    }
+    done = set(
+        session.exec(
+            select(Inspection.client_id).where(Inspection.client_id.in_(list(planned)))
+        ).all()
+    )
+    inspector = auth.find_by_username(session=session, username="county")
+    if done >= planned or inspector is None:
+        return 0
     created = 0
-    for index, facility in enumerate(sorted(facilities, key=lambda f: f.code)):
-        if index % 3 == 2:
-            continue  # left unvisited: overdue
+    for facility in _sample_facilities(session):
         client_id = uuid.uuid5(_DEMO_NAMESPACE, facility.code)
-        if session.exec(select(Inspection.id).where(Inspection.client_id == client_id)).first():
+        if client_id not in planned or client_id in done:
             continue
+        if facility.status is not FacilityStatus.active:
+            continue
+        index = codes.index(facility.code)
         off_site = index % 7 == 0
         data = InspectionCreate(
             client_id=client_id,

@@ -1,13 +1,25 @@
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, select
+from fastapi.testclient import TestClient
+from sqlalchemy import MetaData, delete, func, select
 from typer.testing import CliRunner
 
 from app.cli import cli
 from app.config import Settings
 from app.db import Database
-from app.models import Facility, FacilityStatus, Township, User
+from app.models import (
+    AuditEntry,
+    Facility,
+    FacilityStatus,
+    FundAllocation,
+    Inspection,
+    MaintenanceOrder,
+    PatrolPolicy,
+    Tier,
+    Township,
+    User,
+)
 
 
 def dump(db: Database) -> dict[str, list[tuple]]:
@@ -36,8 +48,73 @@ def test_seed_twice_leaves_the_same_data(cli_env: CliRunner, db: Database) -> No
     before = dump(db)
     second = cli_env.invoke(cli, ["seed"])
     assert second.exit_code == 0, second.output
-    assert "0 facilities added" in second.output
+    assert "0 facilities added (60 already there" in second.output
     assert dump(db) == before
+
+
+def sign_in(client: TestClient, username: str, password: str) -> dict[str, str]:
+    answer = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_seed_again_after_users_edited_the_data_changes_nothing(
+    cli_env: CliRunner, db: Database, client: TestClient
+) -> None:
+    assert cli_env.invoke(cli, ["seed"]).exit_code == 0
+    admin = sign_in(client, "admin", "admin-demo-2025")
+    county = sign_in(client, "county", "county-demo-2025")
+    inspector = sign_in(client, "longgang", "township-demo-2025")
+    with db.session() as session:
+        ids = {f.code: f.id for f in session.exec(select(Facility)).scalars()}
+        users = {u.username: u.id for u in session.exec(select(User)).scalars()}
+        longgang = session.exec(select(Township).where(Township.code == "140521100")).scalar_one()
+    first, second = sorted(ids)[:2]
+    edits = [  # as the people who use it would: an inspector, the county, the admin
+        (inspector, "PATCH", f"/facilities/{ids[first]}", {"custodian_name": "王守义"}),
+        (county, "PATCH", f"/facilities/{ids[first]}", {"name": "龙港镇烈士墓（已核实）"}),
+        (county, "DELETE", f"/facilities/{ids[second]}", None),
+        (admin, "PATCH", f"/townships/{longgang.id}", {"name": "龙港镇（新）"}),
+        (admin, "PUT", "/patrol-policies", {"intervals": {"county": 60, "unrated": 45}}),
+        (admin, "PATCH", f"/users/{users['duanshi']}", {"full_name": "端氏镇老李", "is_active": False}),
+        (admin, "PATCH", f"/users/{users['county']}", {"password": "a new county secret"}),
+    ]  # fmt: skip
+    for headers, method, path, body in edits:
+        answer = client.request(method, f"/api/v1{path}", headers=headers, json=body)
+        assert answer.status_code == 200, (path, answer.text)
+    before = dump(db)
+
+    again = cli_env.invoke(cli, ["seed"])
+    assert again.exit_code == 0, again.output
+    assert dump(db) == before
+    facility = client.get(f"/api/v1/facilities/{ids[first]}", headers=admin).json()
+    assert (facility["custodian_name"], facility["name"]) == ("王守义", "龙港镇烈士墓（已核实）")
+    assert facility["township"]["name"] == "龙港镇（新）"
+    assert sign_in(client, "county", "a new county secret")
+
+
+def test_everything_seed_writes_is_audited_as_the_reserved_system_user(
+    cli_env: CliRunner, db: Database, client: TestClient
+) -> None:
+    with db.begin() as session:  # a tier that lost its policy gets the default back
+        session.execute(delete(PatrolPolicy).where(PatrolPolicy.tier == Tier.county))
+    assert cli_env.invoke(cli, ["seed"]).exit_code == 0
+    with db.session() as session:
+        system = session.exec(select(User).where(User.username == "system")).scalar_one()
+        entries = session.exec(select(AuditEntry)).scalars().all()
+        policy = session.get(PatrolPolicy, Tier.county)
+    assert policy is not None and policy.interval_days == 30
+    assert {e.action for e in entries} >= {
+        "township.create", "policy.update", "facility.create", "user.create",
+        "allocation.create", "maintenance.create",
+    }  # fmt: skip
+    assert {(e.actor_id, e.actor_username) for e in entries} == {(system.id, "system")}
+    assert system.is_active is False
+    for password in ("", "system", "!", "admin-demo-2025"):
+        answer = client.post(
+            "/api/v1/auth/token", data={"username": "system", "password": password}
+        )
+        assert answer.status_code in (401, 422), answer.text
 
 
 def test_seed_loads_qinshui_townships_and_sample_facilities_inside_the_county(
@@ -55,19 +132,82 @@ def test_seed_loads_qinshui_townships_and_sample_facilities_inside_the_county(
     assert all("样例" in f.name for f in facilities)
     assert all(settings.bbox.contains(f.longitude, f.latitude) for f in facilities)
     assert all(f.status is FacilityStatus.active for f in facilities)
-    assert {u.username for u in users} == {"admin", "county", "longgang", "duanshi"}
+    assert {u.username for u in users} == {"system", "admin", "county", "longgang", "duanshi"}
 
 
-def test_seed_creates_no_demo_users_in_production(
-    cli_env: CliRunner, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def counts(db: Database) -> dict[str, int]:
+    """How many rows the tables seed writes to hold."""
+    tables = (Township, PatrolPolicy, Facility, User, Inspection, FundAllocation, MaintenanceOrder)
+    with db.session() as session:
+        return {
+            t.__tablename__: session.exec(select(func.count()).select_from(t)).scalar_one()
+            for t in tables
+        }
+
+
+REFERENCE_ONLY = {
+    "townships": 14,
+    "patrol_policies": 5,
+    "facilities": 0,
+    "users": 1,  # the reserved system user
+    "inspections": 0,
+    "fund_allocations": 0,
+    "maintenance_orders": 0,
+}
+
+
+@pytest.fixture
+def production(cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("MEMORIAL_ENV", "production")
     monkeypatch.setenv("MEMORIAL_SECRET_KEY", "p" * 40)
-    result = cli_env.invoke(cli, ["seed"])
+    return cli_env
+
+
+def test_seed_in_production_loads_reference_data_and_no_samples(
+    production: CliRunner, db: Database
+) -> None:
+    result = production.invoke(cli, ["seed"])
     assert result.exit_code == 0, result.output
     assert "admin-demo-2025" not in result.output
+    assert counts(db) == REFERENCE_ONLY
     with db.session() as session:
-        assert session.exec(select(User)).scalars().all() == []
+        assert session.exec(select(User.username)).scalars().all() == ["system"]
+
+
+def test_samples_are_refused_in_production_before_anything_is_written(
+    production: CliRunner, db: Database
+) -> None:
+    result = production.invoke(cli, ["seed", "--samples"])
+    assert result.exit_code == 2
+    assert "Sample data is refused in production" in result.output
+    assert counts(db)["townships"] == counts(db)["users"] == 0
+
+
+def test_without_samples_development_loads_reference_data_and_with_them_the_demo(
+    cli_env: CliRunner, db: Database
+) -> None:
+    result = cli_env.invoke(cli, ["seed", "--no-samples"])
+    assert result.exit_code == 0, result.output
+    assert "admin-demo-2025" not in result.output
+    assert counts(db) == REFERENCE_ONLY
+    result = cli_env.invoke(cli, ["seed", "--samples"])
+    assert result.exit_code == 0, result.output
+    assert "60 facilities added" in result.output
+    assert counts(db)["facilities"] == 60
+    assert counts(db)["users"] == 1 + 4
+
+
+def test_reference_data_alone_lets_the_first_township_user_be_created(
+    production: CliRunner, db: Database, client: TestClient
+) -> None:
+    assert production.invoke(cli, ["seed"]).exit_code == 0
+    result = production.invoke(
+        cli,
+        ["create-user", "--username", "chief", "--password", "a long secret", "--role", "township",
+         "--township", "嘉峰镇"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sign_in(client, "chief", "a long secret")
 
 
 def test_create_user_then_sign_in(cli_env: CliRunner, db: Database, client) -> None:

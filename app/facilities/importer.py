@@ -1,8 +1,11 @@
 """Import a facility spreadsheet (CSV or XLSX, Chinese or English headers).
 
-Every row is validated first; errors are reported with their spreadsheet row number
-(the header is row 1). Nothing is written while any row is bad, unless the caller
-asks to skip invalid rows. A row whose ``code`` already exists updates that facility.
+Every row is checked first, against its schema and then against every rule the API
+enforces (``service.problems``: township, code, registration date, location in the
+county), so a row that passes the check is a row the service will write. Errors are
+reported with their spreadsheet row number (the header is row 1). Nothing is written
+while any row is bad, unless the caller asks to skip invalid rows: then exactly the
+good rows are written. A row whose ``code`` already exists updates that facility.
 All writes happen in one transaction.
 """
 
@@ -123,6 +126,8 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    #: rows whose code exists, left as they are (``update_existing=False``)
+    kept: int = 0
     errors: list[RowError] = field(default_factory=list)
     written: bool = False
 
@@ -296,26 +301,33 @@ def import_file(
     actor: User | None,
     path: Path,
     skip_invalid: bool = False,
+    update_existing: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Validate every row of ``path``, then write them in one transaction (see module doc)."""
+    """Check every row of ``path`` with the rules the API runs, then write the good ones in
+    one transaction (see module doc). With ``update_existing=False`` a row whose code exists
+    is left alone, neither checked nor written, and counted in ``kept``."""
     header, data = read_table(path)
-    townships = _townships(session)
     result = ImportResult()
+    parsed = list(_rows(header, data, _townships(session)))
+    existing = _existing(session, [row.data.code for row, _ in parsed if row is not None])
     valid: list[_Row] = []
     seen: dict[str, int] = {}
-    for row, errors in _rows(header, data, townships):
+    for row, errors in parsed:
         if row is not None and row.data.code in seen:
             errors = [RowError(row.number, "code", f"repeats row {seen[row.data.code]}")]
             row = None
         if row is not None:
             seen[row.data.code] = row.number
-            try:  # the checks a row needs beyond its own fields (county box, CRS)
-                service.check_location(
-                    settings, row.data.longitude, row.data.latitude, row.data.crs
-                )
-            except AppError as exc:
-                errors = [RowError(row.number, _field_of(exc), _message_of(exc))]
+            facility = existing.get(row.data.code)
+            if facility is not None and not update_existing:
+                result.kept += 1
+                continue
+            errors = [
+                RowError(row.number, _FIELDS.get(p.field, p.field), p.message)
+                for p in _problems(session, settings, row, facility)
+            ]
+            if errors:
                 row = None
         if row is None:
             result.errors.extend(errors)
@@ -325,30 +337,25 @@ def import_file(
         return result
     result.skipped = len({e.row for e in result.errors})
 
-    existing = {
-        f.code: f for f in session.exec(select(Facility).where(Facility.code.in_(list(seen))))
-    }
     for done, row in enumerate(valid, start=1):
         try:
             facility = existing.get(row.data.code)
             if facility is None:
                 service.add_facility(session=session, settings=settings, actor=actor, data=row.data)
                 result.created += 1
+            elif service.apply_update(
+                session=session,
+                settings=settings,
+                actor=actor,
+                facility=facility,
+                changes=_changes(row),
+            ):
+                result.updated += 1
             else:
-                changed = service.apply_update(
-                    session=session,
-                    settings=settings,
-                    actor=actor,
-                    facility=facility,
-                    changes=row.data.model_dump(exclude_unset=True),
-                )
-                if changed:
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-        except AppError as exc:
+                result.unchanged += 1
+        except AppError as exc:  # the data changed under us since the check: write nothing
             session.rollback()
-            result.errors.append(RowError(row.number, _field_of(exc), _message_of(exc)))
+            result.errors.append(RowError(row.number, "row", service.Problem("row", exc).message))
             result.created = result.updated = result.unchanged = 0
             return result
         if progress:
@@ -358,13 +365,29 @@ def import_file(
     return result
 
 
-def _field_of(exc: AppError) -> str:
-    if isinstance(exc.detail, list) and exc.detail:
-        return str(exc.detail[0].get("loc", ["", "row"])[-1])
-    return "row"
+def _existing(session: Session, codes: list[str]) -> dict[str, Facility]:
+    """The facilities these codes name, by code (in chunks: SQLite caps bound parameters)."""
+    found: dict[str, Facility] = {}
+    for start in range(0, len(codes), 1000):
+        chunk = codes[start : start + 1000]
+        found.update(
+            (f.code, f) for f in session.exec(select(Facility).where(Facility.code.in_(chunk)))
+        )
+    return found
 
 
-def _message_of(exc: AppError) -> str:
-    if isinstance(exc.detail, list) and exc.detail:
-        return str(exc.detail[0].get("msg", exc.detail))
-    return str(exc.detail)
+#: the spreadsheet's name for a field the service names otherwise
+_FIELDS = {"township_id": "township"}
+
+
+def _changes(row: _Row) -> dict[str, Any]:
+    """What a row says about an existing facility: the cells it fills."""
+    return row.data.model_dump(exclude_unset=True)
+
+
+def _problems(
+    session: Session, settings: Settings, row: _Row, facility: Facility | None
+) -> list[service.Problem]:
+    """The service's own check, for a new facility or for the changes to ``facility``."""
+    values = row.data.model_dump() if facility is None else _changes(row)
+    return service.problems(session=session, settings=settings, values=values, facility=facility)

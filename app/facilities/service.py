@@ -12,7 +12,14 @@ from app import access
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import BBox, Settings
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, conflict_on_duplicate
+from app.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    conflict_on_duplicate,
+)
 from app.facilities.schemas import (
     TOWNSHIP_EDITABLE,
     FacilityCreate,
@@ -173,24 +180,80 @@ def _martyrs(martyrs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"martyrs": martyrs, "martyr_names": " ".join(m["name"] for m in martyrs)}
 
 
-def _ensure_code_free(session: Session, code: str, *, other_than: int | None = None) -> None:
-    existing = session.exec(select(Facility.id).where(Facility.code == code)).first()
-    if existing is not None and existing != other_than:
-        raise Conflict(f"A facility with code '{code}' already exists (id {existing})")
+#: fields every facility has: a change may not clear them
+_REQUIRED = frozenset({"code", "name", "kind", "tier", "status", "township_id", "registered_on"})
 
 
-def _check_registered_on(settings: Settings, registered_on: date | None) -> None:
+@dataclass(frozen=True)
+class Problem:
+    """A rule a facility's values break: the field to fix, and the error the API answers."""
+
+    field: str
+    error: AppError
+
+    @property
+    def message(self) -> str:
+        detail = self.error.detail
+        return str(detail[0]["msg"]) if isinstance(detail, list) else str(detail)
+
+
+def problems(
+    *,
+    session: Session,
+    settings: Settings,
+    values: dict[str, Any],
+    facility: Facility | None = None,
+) -> list[Problem]:
+    """Every rule ``values`` break beyond their schema: a new facility's fields, or the
+    changes to ``facility``. Required fields kept, the township exists, the code is free,
+    the registration date is not in the future, the point (converted from its ``crs``) lies
+    in the county. The API and the spreadsheet importer both run this one check."""
+    found: list[Problem] = []
+    if facility is not None:
+        for name in sorted(name for name in _REQUIRED & set(values) if values[name] is None):
+            found.append(Problem(name, InvalidInput(("body", name), f"{name} cannot be empty")))
+    if values.get("township_id") is not None:
+        try:
+            townships.require(session, values["township_id"])
+        except InvalidInput as exc:
+            found.append(Problem("township_id", exc))
+    if values.get("code") is not None:
+        other_than = facility.id if facility is not None else None
+        existing = session.exec(select(Facility.id).where(Facility.code == values["code"])).first()
+        if existing is not None and existing != other_than:
+            message = f"A facility with code '{values['code']}' already exists (id {existing})"
+            found.append(Problem("code", Conflict(message)))
+    registered_on = values.get("registered_on")
     if registered_on is not None and registered_on > local_today(settings.tz):
-        raise InvalidInput(("body", "registered_on"), "The registration date is in the future")
+        message = f"The registration date {registered_on} is in the future"
+        found.append(Problem("registered_on", InvalidInput(("body", "registered_on"), message)))
+    if values.get("longitude") is not None and values.get("latitude") is not None:
+        crs = values.get("crs") or Crs.wgs84
+        try:
+            check_location(settings, values["longitude"], values["latitude"], crs)
+        except InvalidInput as exc:
+            found.append(Problem(str(exc.detail[0]["loc"][-1]), exc))
+    return found
+
+
+def validate(
+    *,
+    session: Session,
+    settings: Settings,
+    values: dict[str, Any],
+    facility: Facility | None = None,
+) -> None:
+    """Raise the first of :func:`problems` (409 for a taken code, 422 naming the field)."""
+    found = problems(session=session, settings=settings, values=values, facility=facility)
+    if found:
+        raise found[0].error
 
 
 def add_facility(
     *, session: Session, settings: Settings, actor: User | None, data: FacilityCreate
 ) -> Facility:
     """Register a facility in the caller's transaction (no commit)."""
-    townships.require(session, data.township_id)
-    _ensure_code_free(session, data.code)
-    _check_registered_on(settings, data.registered_on)
+    validate(session=session, settings=settings, values=data.model_dump())
     registered_on = data.registered_on or local_today(settings.tz)
     facility = Facility.model_validate(
         {
@@ -202,7 +265,9 @@ def add_facility(
         }
     )
     schedule.refresh_due(session, facility)
-    with conflict_on_duplicate(session, f"A facility with code '{data.code}' already exists"):
+    with conflict_on_duplicate(
+        session, f"A facility with code '{data.code}' already exists", key="uq_facilities_code"
+    ):
         session.add(facility)
     audit.record(
         session=session,
@@ -232,15 +297,7 @@ def apply_update(
     changes: dict[str, Any],
 ) -> bool:
     """Change a facility in the caller's transaction (no commit); True if anything changed."""
-    required = {"code", "name", "kind", "tier", "status", "township_id", "registered_on"}
-    cleared = sorted(field for field in required & set(changes) if changes[field] is None)
-    if cleared:
-        raise InvalidInput(("body", cleared[0]), f"{cleared[0]} cannot be empty")
-    if "township_id" in changes:
-        townships.require(session, changes["township_id"])
-    if "code" in changes:
-        _ensure_code_free(session, changes["code"], other_than=facility.id)
-    _check_registered_on(settings, changes.get("registered_on"))
+    validate(session=session, settings=settings, values=changes, facility=facility)
     before = audit.snapshot(facility, exclude=_AUDIT_EXCLUDE)
     changes = dict(changes)
     if "longitude" in changes:

@@ -194,3 +194,101 @@ def test_the_cli_reports_row_errors_and_exits_non_zero(
     done = runner.invoke(cli, ["import-facilities", str(path), "--skip-invalid"])
     assert done.exit_code == 0, done.output
     assert "2 created" in done.output
+
+
+FULL_HEADER = ["编号", "名称", "类型", "保护级别", "状态", "乡镇", "经度", "纬度", "坐标系", "管护人电话", "建成年份", "登记日期"]  # fmt: skip
+
+
+def test_the_check_runs_every_rule_the_service_runs_and_skip_invalid_skips_every_bad_row(
+    db: Database, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from tests.factories import county_today
+
+    next_year = str(county_today() + timedelta(days=365))
+    good = ["", "好", "烈士墓", "县级", "正常", "140521100", "112.2", "35.7", "", "13800000000", "1950", "2024-05-10"]  # fmt: skip
+
+    def row(**cells: str) -> list[str]:
+        return [cells.get(column, value) for column, value in zip(FULL_HEADER, good, strict=True)]
+
+    broken = {  # one rule each: (the row, the field named, words of the message)
+        "name missing": (row(名称=""), "name", "Field required"),
+        "unknown kind": (row(类型="城堡"), "kind", "城堡"),
+        "unknown tier": (row(保护级别="皇家级"), "tier", "皇家级"),
+        "unknown status": (row(状态="失踪"), "status", "失踪"),
+        "no such township": (row(乡镇="999999999"), "township", "999999999"),
+        "outside the county": (row(经度="116.4", 纬度="39.9"), "longitude", "outside the county"),
+        "north of the county": (row(纬度="36.5"), "latitude", "outside the county"),
+        "unknown crs": (row(坐标系="北京54"), "crs", "北京54"),
+        # inside the county's box as written, outside once converted from Baidu's BD-09
+        "outside after crs": (
+            row(经度="111.805", 坐标系="百度"),
+            "longitude",
+            "converted from bd09",
+        ),  # fmt: skip
+        "not a number": (row(经度="东经112度"), "longitude", "valid number"),
+        "future registration": (row(登记日期=next_year), "registered_on", "in the future"),
+        "not a date": (row(登记日期="去年"), "registered_on", "not a date"),
+        "year built": (row(建成年份="1700"), "year_built", "1840"),
+        "phone": (row(管护人电话="打电话"), "custodian_phone", "pattern"),
+        "code pattern": (row(编号="坏 编号"), "code", "pattern"),
+        "repeated code": (row(编号="G-1"), "code", "repeats row 2"),
+        # an existing facility's row is an update: the same rules hold
+        "existing, future date": (
+            row(编号="A-001", 登记日期=next_year),
+            "registered_on",
+            "in the future",
+        ),  # fmt: skip
+    }
+    rows = [row(编号="G-1"), row(编号="G-2", 乡镇="端氏镇", 坐标系="高德")]
+    expected: dict[int, tuple[str, str]] = {}
+    for index, (cells, field, words) in enumerate(broken.values()):
+        if cells[0] == "":
+            cells[0] = f"BAD-{index}"
+        rows.append(cells)
+        expected[len(rows) + 1] = (field, words)  # spreadsheet rows: the header is row 1
+    rows.append(row(编号="B-001", 名称="改名的烈士墓"))  # a good update
+    path = write_csv(tmp_path / "f.csv", FULL_HEADER, rows)
+    before = {code: f.model_dump() for code, f in facilities(db).items()}
+
+    checked = run_import(db, settings, path)
+    assert checked.written is False
+    named = {(e.row, e.field) for e in checked.errors}
+    for (number, (field, words)), rule in zip(expected.items(), broken, strict=True):
+        assert (number, field) in named, f"{rule}: {checked.errors}"
+        message = next(e.message for e in checked.errors if (e.row, e.field) == (number, field))
+        assert words in message, f"{rule}: {message}"
+    assert {e.row for e in checked.errors} == set(expected)  # good rows are not blamed
+    assert {code: f.model_dump() for code, f in facilities(db).items()} == before
+
+    imported = run_import(db, settings, path, skip_invalid=True)
+    assert imported.errors == checked.errors
+    assert (imported.written, imported.skipped) == (True, len(broken))
+    assert (imported.created, imported.updated) == (2, 1)
+    stored = facilities(db)
+    assert set(stored) == set(before) | {"G-1", "G-2"}
+    assert stored["B-001"].name == "改名的烈士墓"
+    assert stored["A-001"].registered_on == before["A-001"]["registered_on"]
+
+
+def test_the_cli_skips_a_row_with_a_future_registration_date_and_imports_the_rest(
+    settings: Settings, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from app.cli import cli
+    from tests.factories import county_today
+
+    monkeypatch.setenv("MEMORIAL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MEMORIAL_DATA_DIR", str(tmp_path))
+    header = ZH_HEADER + ["登记日期"]
+    future = str(county_today() + timedelta(days=30))
+    path = write_csv(tmp_path / "f.csv", header, [GOOD[0] + [""], GOOD[1] + [future]])
+    runner = CliRunner()
+    checked = runner.invoke(cli, ["import-facilities", str(path)])
+    assert checked.exit_code == 1
+    assert "row 3: registered_on:" in checked.output
+    done = runner.invoke(cli, ["import-facilities", str(path), "--skip-invalid"])
+    assert done.exit_code == 0, done.output
+    assert "1 created" in done.output and "1 skipped" in done.output
