@@ -2,6 +2,9 @@
 
 Starlette's own limiter answers a too-large Content-Length with plain text; ours keeps
 the JSON ``{"detail": ...}`` every client of this API expects, and names the limit.
+A route may describe its limit in the user's terms: a photo upload accepts a little more
+than the photo limit for the multipart framing, but people are told what they may send
+("a photo may be at most 10 MiB"), never the internal body limit.
 """
 
 import json
@@ -17,38 +20,48 @@ SCOPE_KEY = "memorial.body_limit"
 class BodyTooLarge(HTTPException):
     """Raised from ``receive``; FastAPI passes HTTPExceptions from body parsing straight on."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=too_large_message(limit))
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=413, detail=message)
 
 
-def too_large_message(limit: int) -> str:
-    size = f"{limit / 1024 / 1024:g} MiB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KiB"
-    return f"The request body is too large: at most {size} is accepted here"
+def size_text(size: int) -> str:
+    """Bytes as people read them: 10 MiB, 64 KiB."""
+    return f"{size / 1024 / 1024:g} MiB" if size >= 1024 * 1024 else f"{size / 1024:g} KiB"
+
+
+def too_large_message(allowed: str) -> str:
+    return f"The request body is too large: {allowed}"
 
 
 class BodyLimitMiddleware:
+    """Refuse bodies over ``default`` bytes, or over a route's own limit.
+
+    ``routes`` holds ``(path pattern, bytes, what the user may send)``.
+    """
+
     def __init__(
-        self, app: ASGIApp, *, default: int, routes: Sequence[tuple[str, int]] = ()
+        self, app: ASGIApp, *, default: int, routes: Sequence[tuple[str, int, str]] = ()
     ) -> None:
         self.app = app
         self.default = default
-        self.routes = [(re.compile(pattern), limit) for pattern, limit in routes]
+        self.routes = [(re.compile(pattern), limit, allowed) for pattern, limit, allowed in routes]
 
-    def limit_for(self, path: str) -> int:
-        for pattern, limit in self.routes:
+    def limit_for(self, path: str) -> tuple[int, str]:
+        """The byte limit for ``path`` and the sentence that tells the user about it."""
+        for pattern, limit, allowed in self.routes:
             if pattern.fullmatch(path):
-                return limit
-        return self.default
+                return limit, allowed
+        return self.default, f"at most {size_text(self.default)} is accepted here"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        limit, allowed = self.limit_for(scope["path"])
         scope[SCOPE_KEY] = limit
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _reject(send, limit)
+            await _reject(send, too_large_message(allowed))
             return
         received = 0
 
@@ -58,7 +71,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(too_large_message(allowed))
             return message
 
         await self.app(scope, limited_receive, send)
@@ -74,8 +87,8 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": too_large_message(limit)}).encode()
+async def _reject(send: Send, message: str) -> None:
+    body = json.dumps({"detail": message}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -19,7 +19,7 @@ from app.exports.router import router as exports_router
 from app.facilities.router import router as facilities_router
 from app.funds.router import router as funds_router
 from app.inspections.router import router as inspections_router
-from app.limits import BodyLimitMiddleware
+from app.limits import BodyLimitMiddleware, size_text
 from app.maintenance.router import router as maintenance_router
 from app.photos.processing import MAX_BYTES as MAX_PHOTO_BYTES
 from app.photos.router import router as photos_router
@@ -32,7 +32,13 @@ from app.vocabulary import router as vocabulary_router
 STATIC_DIR = Path(__file__).parent / "static"
 #: JSON bodies are small; photo uploads get room for one photo plus multipart framing
 DEFAULT_BODY_LIMIT = 1024 * 1024
-BODY_LIMITS = [(r"/api/v1/(inspections|maintenance)/\d+/photos", MAX_PHOTO_BYTES + 64 * 1024)]
+BODY_LIMITS = [
+    (
+        r"/api/v1/(inspections|maintenance)/\d+/photos",
+        MAX_PHOTO_BYTES + 64 * 1024,
+        f"a photo may be at most {size_text(MAX_PHOTO_BYTES)}",
+    )
+]
 
 DESCRIPTION = """
 零散烈士纪念设施巡查管护系统 — registry, patrols, maintenance and protection funds

@@ -1,6 +1,7 @@
 """Sign-in (with a throttle shared by every worker) and user management."""
 
 import hashlib
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,12 @@ from app.townships import service as townships
 _AUDIT_EXCLUDE = ("password_hash", "tokens_valid_after")
 
 
+#: a name taken exactly, or in another case
+USERNAME_KEYS = ("uq_users_username", "uq_users_username_lower")
+#: the reserved account ``memorial seed`` writes as (see ``app.seed.system_user``)
+SYSTEM_USERNAME = "system"
+
+
 def throttle_key(username: str, client: str) -> str:
     return hashlib.sha256(f"{username.strip().lower()}\n{client}".encode()).hexdigest()
 
@@ -45,12 +52,11 @@ def authenticate(
     key = throttle_key(username, client)
     with db.session(write=False) as session:
         throttle = session.get(LoginThrottle, key)
-        user = session.exec(select(User).where(User.username == username)).first()
+        user = find_by_username(session=session, username=username)
     if throttle and throttle.locked_until and throttle.locked_until > now:
-        wait = int((throttle.locked_until - now).total_seconds()) + 1
         raise TooManyRequests(
-            f"Too many failed sign-ins for '{username}'; try again in {wait // 60 + 1} minutes",
-            headers={"Retry-After": str(wait)},
+            _locked_message(username, throttle.locked_until - now),
+            headers={"Retry-After": str(math.ceil((throttle.locked_until - now).total_seconds()))},
         )
     if not verify_password(password, user.password_hash if user else None):
         with db.begin() as session:
@@ -63,6 +69,20 @@ def authenticate(
         with db.begin() as session:
             session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
     return user
+
+
+def _locked_message(username: str, remaining: timedelta) -> str:
+    """Whole minutes, rounded up: a 15-minute lock reads "15 minutes" right after it starts."""
+    minutes = math.ceil(remaining.total_seconds() / 60)
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Too many failed sign-ins for '{username}'; try again in {minutes} {unit}"
+
+
+def find_by_username(*, session: Session, username: str) -> User | None:
+    """The user with this name in any case: ShiLi and shili are one name."""
+    return session.exec(
+        select(User).where(func.lower(User.username) == username.strip().lower()).order_by(User.id)
+    ).first()
 
 
 def _register_failure(*, session: Session, settings: Settings, key: str, now: datetime) -> None:
@@ -117,13 +137,23 @@ def list_users(
 def create_user(*, session: Session, actor: User | None, data: UserCreate) -> User:
     if data.township_id is not None:
         townships.require(session, data.township_id)
-    if session.exec(select(User.id).where(User.username == data.username)).first() is not None:
-        raise Conflict(f"The username '{data.username}' is already taken")
+    if data.username.lower() == SYSTEM_USERNAME:
+        raise Conflict(
+            f"The username '{data.username}' is reserved for what `memorial seed` writes;"
+            " choose another"
+        )
+    taken = f"The username '{data.username}' is already taken"
+    if (existing := find_by_username(session=session, username=data.username)) is not None:
+        raise Conflict(
+            f"{taken} by user {existing.id} ('{existing.username}'); usernames are the same"
+            " whatever their upper or lower case, so choose another"
+        )
     user = User.model_validate(
         data.model_dump(exclude={"password"}),
         update={"password_hash": hash_password(data.password)},
     )
-    with conflict_on_duplicate(session, f"The username '{data.username}' is already taken"):
+    # uq_users_username_lower catches a concurrent request that took the name meanwhile.
+    with conflict_on_duplicate(session, taken, key=USERNAME_KEYS):
         session.add(user)
     audit.record(
         session=session,
@@ -139,6 +169,11 @@ def create_user(*, session: Session, actor: User | None, data: UserCreate) -> Us
 
 def update_user(*, session: Session, actor: User, user_id: int, data: UserUpdate) -> User:
     user = get_user(session=session, user_id=user_id)
+    if user.username.lower() == SYSTEM_USERNAME:
+        raise Conflict(
+            f"User {user.id} ('{user.username}') is the reserved account that `memorial seed`"
+            " writes as; it cannot be changed, activated or given a password"
+        )
     before = audit.snapshot(user, exclude=_AUDIT_EXCLUDE)
     changes = data.model_dump(exclude_unset=True)
     if "full_name" in changes and changes["full_name"] is None:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,13 +35,26 @@ class Sheet:
 
 #: what spreadsheet programs read as the start of a formula in a CSV cell
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a phone number as people write it (an optional leading +, then digits, spaces, dashes):
+#: no function, cell reference or DDE call can hide in it, so it is written as typed
+_PHONE_LIKE = re.compile(r"\+?[0-9][0-9 -]*")
 
 
 def csv_safe(value: Any) -> Any:
-    """Text that Excel would run as a formula (=HYPERLINK…) gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """Text that Excel would run as a formula (=HYPERLINK…) gets a leading apostrophe.
+
+    Only text that could be a formula is touched: ``+8613800000000`` stays as typed, while
+    ``=…``, ``@…``, ``-2+3`` or ``+1+cmd|…`` are neutralised.
+    """
+    if value is None:
+        return ""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PHONE_LIKE.fullmatch(value)
+    ):
         return "'" + value
-    return "" if value is None else value
+    return value
 
 
 def _disposition(filename: str, fallback: str) -> str:

@@ -9,15 +9,22 @@ from app.schemas import TownshipRef
 
 class TownshipOverdue(BaseModel):
     township: TownshipRef
-    active: int
-    overdue: int
+    active: int = Field(description="active facilities registered on or before as_of")
+    overdue: int = Field(description="of those, due before as_of (see Stats.overdue_total)")
 
 
 class Stats(BaseModel):
+    """Dashboard figures as of a date; status, tier and review state are as they stand now."""
+
     as_of: date
-    active_by_tier: dict[Tier, int]
-    active_total: int
-    overdue_total: int
+    active_by_tier: dict[Tier, int] = Field(
+        description="active facilities registered on or before as_of, by their current tier"
+    )
+    active_total: int = Field(description="active facilities registered on or before as_of")
+    overdue_total: int = Field(
+        description="active facilities whose due date (from the patrols recorded by now) is"
+        " before as_of; for a past date: overdue then and not visited since"
+    )
     overdue_by_township: list[TownshipOverdue]
     inspections_last_30_days: int = Field(
         description="counted or not, inspected in the 30 days up to as_of"
@@ -25,7 +32,9 @@ class Stats(BaseModel):
     on_site_rate: float | None = Field(
         description="share of those reports with a position that were on site (null: none)"
     )
-    awaiting_review: int = Field(description="reports still 'submitted'")
+    awaiting_review: int = Field(
+        description="reports inspected on or before as_of that are still 'submitted' now"
+    )
 
 
 class TownshipFacilities(BaseModel):

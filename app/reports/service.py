@@ -13,7 +13,14 @@ from app.townships import service as township_service
 
 
 def stats(*, session: Session, user: User, as_of: date) -> Stats:
-    active = Facility.status == FacilityStatus.active
+    """The dashboard as of ``as_of``: what was registered and reported by then.
+
+    The registry keeps no history of a facility's status, tier or township, nor of a
+    report's review: those are taken as they stand now. A site counts as overdue when its
+    due date, from the patrols recorded by now, fell before ``as_of`` (as ``/overdue``
+    does); for a past date that is the sites overdue then and not visited since.
+    """
+    active = (Facility.status == FacilityStatus.active) & (Facility.registered_on <= as_of)
     by_tier = dict(
         session.execute(
             access.scope(
@@ -47,21 +54,24 @@ def stats(*, session: Session, user: User, as_of: date) -> Stats:
     ]
     window = Inspection.inspected_on.between(as_of - timedelta(days=29), as_of)
     recent, with_position, on_site = session.execute(
-        access.scope(
+        access.scope_by_facility(
             select(
                 func.count(),
                 func.count(Inspection.on_site),
                 func.sum(case((Inspection.on_site.is_(True), 1), else_=0)),
             ).where(window),
             user,
-            Inspection.township_id,
+            Inspection.facility_id,
         )
     ).one()
     awaiting = session.execute(
-        access.scope(
-            select(func.count()).where(Inspection.review_status == ReviewStatus.submitted),
+        access.scope_by_facility(
+            select(func.count()).where(
+                Inspection.review_status == ReviewStatus.submitted,
+                Inspection.inspected_on <= as_of,
+            ),
             user,
-            Inspection.township_id,
+            Inspection.facility_id,
         )
     ).scalar_one()
     active_by_tier = {tier: by_tier.get(tier, 0) for tier in Tier}

@@ -285,3 +285,89 @@ def test_user_changes_are_audited_without_password_hashes(
     assert "$argon2" not in str(log)
     with db.session() as session:
         assert session.get(User, world.county.id).role is Role.county
+
+
+def test_the_lock_message_names_the_lock_time_right_after_it_starts(
+    client: TestClient, world: World, settings: Settings
+) -> None:
+    for _ in range(settings.login_max_failures):
+        sign_in(client, "clerk", "wrong password")
+    locked = sign_in(client, "clerk")
+    minutes = settings.login_lock_minutes
+    assert locked.json()["detail"] == (
+        f"Too many failed sign-ins for 'clerk'; try again in {minutes} minutes"
+    )
+    assert minutes * 60 - 60 < int(locked.headers["Retry-After"]) <= minutes * 60
+
+
+@pytest.mark.parametrize("spelling", ["CLERK", "Clerk", "clerk"])
+def test_a_username_signs_in_in_any_case(client: TestClient, world: World, spelling: str) -> None:
+    response = sign_in(client, spelling)
+    assert response.status_code == 200, response.text
+    me = client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}
+    )
+    assert me.json()["username"] == "clerk"
+
+
+def test_failures_in_any_case_count_against_one_name(client: TestClient, world: World) -> None:
+    for spelling in ("CLERK", "Clerk", "clerK", "cLerk", "clerk"):
+        assert sign_in(client, spelling, "wrong password").status_code == 401
+    assert sign_in(client, "CLERK").status_code == 429
+
+
+def test_a_username_differing_only_in_case_is_a_conflict_naming_the_holder(
+    client: TestClient, world: World
+) -> None:
+    body = {"username": "Clerk", "full_name": "x", "role": "county", "password": "long enough"}
+    response = client.post("/api/v1/users", json=body, headers=world.headers("admin"))
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        f"The username 'Clerk' is already taken by user {world.county.id} ('clerk');"
+        " usernames are the same whatever their upper or lower case, so choose another"
+    )
+    users = client.get("/api/v1/users", headers=world.headers("admin")).json()
+    assert [u["username"].lower() for u in users["items"]].count("clerk") == 1
+
+
+def test_create_user_on_the_command_line_refuses_a_name_in_another_case(
+    settings: Settings, world: World, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    monkeypatch.setenv("MEMORIAL_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MEMORIAL_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(
+        cli,
+        ["create-user", "--username", "CLERK", "--password", "long enough", "--role", "county"],
+    )
+    assert result.exit_code == 1
+    assert f"already taken by user {world.county.id} ('clerk')" in result.output
+
+
+def test_the_reserved_system_account_can_be_neither_taken_nor_changed(
+    client: TestClient, world: World, db
+) -> None:
+    from app import seed
+
+    with db.begin() as session:
+        system_id = seed.system_user(session).id
+    admin = world.headers("admin")
+    for name in ("system", "System"):
+        body = {
+            "username": name,
+            "full_name": "冒充",
+            "role": "county",
+            "password": "long-enough-pw-1",
+        }
+        response = client.post("/api/v1/users", json=body, headers=admin)
+        assert response.status_code == 409
+        assert "reserved" in response.json()["detail"]
+    for change in ({"is_active": True}, {"password": "long-enough-pw-1"}, {"full_name": "x"}):
+        response = client.patch(f"/api/v1/users/{system_id}", json=change, headers=admin)
+        assert response.status_code == 409, change
+        assert "reserved account" in response.json()["detail"]
+    signin = client.post("/api/v1/auth/token", data={"username": "system", "password": "!"})
+    assert signin.status_code == 401

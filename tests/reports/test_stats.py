@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from app.db import Database
 from app.models import Facility, Tier
-from tests.factories import World, make_facility, make_inspection
+from tests.factories import World, county_today, make_facility, make_inspection
 
 
 @pytest.fixture
@@ -68,3 +68,28 @@ def test_stats_need_a_sign_in(client: TestClient, world: World) -> None:
         "/api/v1/stats", params={"as_of": "2020-01-01"}, headers=world.headers("admin")
     ).json()
     assert empty["on_site_rate"] is None
+
+
+def test_stats_as_of_a_past_date_count_what_was_registered_and_reported_by_then(
+    client: TestClient, activity: World, db: Database
+) -> None:
+    today = county_today()
+    with db.begin() as session:
+        make_facility(
+            session, township=activity.township_a, registered_on=today - timedelta(days=1)
+        )
+    as_of = today - timedelta(days=4)
+    stats = client.get(
+        "/api/v1/stats", params={"as_of": as_of.isoformat()}, headers=activity.headers("county")
+    ).json()
+    assert stats["as_of"] == as_of.isoformat()
+    assert stats["active_total"] == 3  # not the facility registered yesterday
+    assert [(t["township"]["code"], t["active"]) for t in stats["overdue_by_township"]] == [
+        ("140521100", 2),
+        ("140521103", 1),
+    ]
+    assert stats["overdue_total"] == 0  # facility B fell due three days ago, after as_of
+    assert stats["inspections_last_30_days"] == 1  # only the report of 5 days ago
+    assert stats["awaiting_review"] == 2  # the reports of 5 and 45 days ago
+    current = client.get("/api/v1/stats", headers=activity.headers("county")).json()
+    assert (current["active_total"], current["awaiting_review"]) == (4, 5)
