@@ -1,16 +1,25 @@
 """Test harness: every test that touches SQL runs on SQLite and, when
-``MEMORIAL_TEST_POSTGRES_URL`` is set, on PostgreSQL too (a missing server then fails).
+``MEMORIAL_TEST_POSTGRES_URL`` is set, on PostgreSQL too (a missing server then fails, and
+so does any skipped test: that run is the full suite).
 
 Each test gets a clean database: SQLite copies a migrated template file; PostgreSQL is
 migrated once per run and truncated before each test.
+
+``MEMORIAL_TEST_CLOCK_SHIFT`` (seconds) moves the process clock forward once collection
+is done, as if the machine had been that slow between building the tests and running
+them: a time computed at import or collection time then goes stale and its test fails.
+Only the Python clock moves; timestamps come from ``utcnow()``, never from the database
+server's clock (``tests/test_clock_reads.py`` holds both rules).
 """
 
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -24,7 +33,35 @@ from tests import factories
 
 POSTGRES_URL = os.environ.get("MEMORIAL_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+CLOCK_SHIFT = timedelta(seconds=float(os.environ.get("MEMORIAL_TEST_CLOCK_SHIFT") or 0))
 SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+
+# For tests of what only PostgreSQL has (TRUNCATE triggers, ...): skipped without a server.
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if CLOCK_SHIFT:
+        traveller = time_machine.travel(datetime.now(UTC) + CLOCK_SHIFT, tick=True)
+        traveller.start()
+        session.config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header() -> str:
+    return (
+        f"databases: {', '.join(BACKENDS)}; "
+        f"clock moved {CLOCK_SHIFT.total_seconds():g} s forward after collection"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    if POSTGRES_URL and report.skipped and not hasattr(report, "wasxfail"):
+        # With PostgreSQL given, this is the full suite (.ci/run): nothing may go untested.
+        report.outcome = "failed"
+        report.longrepr = f"skipped although MEMORIAL_TEST_POSTGRES_URL is set: {report.longrepr}"
+    return report
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
@@ -76,9 +113,9 @@ def _truncate_postgres(url: str) -> None:
             connection.execute(
                 text(
                     "INSERT INTO patrol_policies (tier, interval_days, updated_at) "
-                    "VALUES (:tier, :days, now())"
-                ),
-                {"tier": tier.value, "days": days},
+                    "VALUES (:tier, :days, :now)"
+                ),  # the Python clock, as the app writes it, not the database server's
+                {"tier": tier.value, "days": days, "now": datetime.now(UTC)},
             )
     engine.dispose()
 
@@ -90,6 +127,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         path = tmp_path / "memorial.db"
         shutil.copyfile(template, path)
         return f"sqlite:///{path}"
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL only, and MEMORIAL_TEST_POSTGRES_URL is not set")
     url = request.getfixturevalue("postgres_url")
     _truncate_postgres(url)
     return url

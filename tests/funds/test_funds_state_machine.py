@@ -1,18 +1,24 @@
 """A Hypothesis state machine over allocate / open / approve / start / complete / cancel /
-reverse: after every step the ledger sums to the account, the account matches the orders,
-and nothing goes below zero unless an admin override is on the ledger."""
+reverse. It keeps its own account of what the rules allow, takes only steps that are legal
+for an order's state, and checks each answer: a step the rules allow must succeed, and a
+refusal is expected exactly where the balance would go below zero (or where a step does
+not apply to the order's state). After every step the ledger sums to the account, the
+account matches the orders and the model, and nothing goes below zero unless an admin
+override is on the ledger. At the end, the runs must have exercised every transition."""
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from itertools import count
 
 import pytest
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, event
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    Bundle,
     RuleBasedStateMachine,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -39,6 +45,21 @@ from tests.factories import make_facility, make_township, make_user
 
 YEAR = 2025
 _townships = count(1)
+COMMITTED = (OrderStatus.approved, OrderStatus.in_progress)
+# which actions apply to an order in each state (the rest must be refused)
+APPLIES = {
+    "approve": (OrderStatus.planned,),
+    "start": (OrderStatus.approved,),
+    "complete": (OrderStatus.in_progress,),
+    "cancel": (OrderStatus.planned, *COMMITTED),
+}
+
+
+@dataclass
+class Order:
+    planned_fen: int
+    status: OrderStatus = OrderStatus.planned
+    actual_fen: int = 0
 
 
 @pytest.mark.slow
@@ -46,11 +67,9 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
     with db.begin() as session:
         admin = make_user(session, role=Role.admin, username="sm-admin")
         clerk = make_user(session, role=Role.county, username="sm-clerk")
+    seen: Counter[str] = Counter()
 
     class Funds(RuleBasedStateMachine):
-        allocations = Bundle("allocations")
-        orders = Bundle("orders")
-
         def __init__(self) -> None:
             super().__init__()
             with db.begin() as session:
@@ -59,12 +78,52 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
                 )
                 facility = make_facility(session, township=township)
             self.township_id, self.facility_id = township.id, facility.id
+            self.orders: dict[int, Order] = {}
+            self.allocations: dict[int, int] = {}  # id → amount, while not reversed
+            self.overridden = False
+
+        # --- the model: what the rules say the balance is ---------------------------------
+
+        @property
+        def available(self) -> int:
+            committed = sum(o.planned_fen for o in self.orders.values() if o.status in COMMITTED)
+            spent = sum(o.actual_fen for o in self.orders.values())
+            return sum(self.allocations.values()) - committed - spent
+
+        def fits(self, need_fen: int) -> bool:
+            """A step that takes no money always passes; one that does needs the balance."""
+            return need_fen <= max(self.available, 0)
+
+        def _in(self, *states: OrderStatus) -> list[int]:
+            return sorted(i for i, o in self.orders.items() if o.status in states)
 
         def _user(self, as_admin: bool) -> User:
             return admin if as_admin else clerk
 
-        @rule(target=allocations, amount=st.integers(1, 500_000))
-        def allocate(self, amount: int) -> int:
+        def _expect(self, outcome: str, allowed: bool, as_admin: bool, operation, **kwargs) -> bool:
+            """Run ``operation``; it must succeed when ``allowed`` (or overridden by an admin)
+            and be refused with a 409 otherwise. Returns whether it went through."""
+            with db.session() as session:
+                try:
+                    operation(session=session, **kwargs)
+                except AppError as error:
+                    assert not allowed and not as_admin, f"{outcome} refused: {error.detail}"
+                    assert error.status_code == 409, error.detail
+                    seen[f"{outcome} refused"] += 1
+                    event(f"{outcome} refused")
+                    return False
+            assert allowed or as_admin, f"{outcome} went through past the balance"
+            self.overridden |= not allowed
+            seen[outcome] += 1
+            event(outcome)
+            return True
+
+        # --- steps the rules allow -----------------------------------------------------------
+
+        # a few allocations and planned orders at a time, so most steps move orders along
+        @precondition(lambda self: len(self.allocations) < 3)
+        @rule(amount=st.integers(1, 500_000))
+        def allocate(self, amount: int) -> None:
             with db.session() as session:
                 allocation = funds.allocate(
                     session=session,
@@ -78,10 +137,12 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
                         allocated_on=date(YEAR, 1, 2),
                     ),  # fmt: skip
                 )
-                return allocation.id
+            self.allocations[allocation.id] = amount
+            seen["allocate"] += 1
 
-        @rule(target=orders, cost=st.integers(0, 400_000))
-        def open_order(self, cost: int) -> int:
+        @precondition(lambda self: len(self._in(OrderStatus.planned)) < 3)
+        @rule(cost=st.integers(0, 400_000))
+        def open_order(self, cost: int) -> None:
             with db.session() as session:
                 order = maintenance.create_order(
                     session=session,
@@ -95,58 +156,100 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
                         year=YEAR,
                     ),  # fmt: skip
                 )
-                return order.id
+            self.orders[order.id] = Order(planned_fen=cost)
 
-        @rule(order=orders, as_admin=st.booleans())
-        def approve(self, order: int, as_admin: bool) -> None:
-            self._try(
-                maintenance.approve, user=self._user(as_admin), order_id=order,
+        @precondition(lambda self: self._in(OrderStatus.planned))
+        @rule(data=st.data(), as_admin=st.booleans())
+        def approve(self, data: st.DataObject, as_admin: bool) -> None:
+            order_id = data.draw(st.sampled_from(self._in(OrderStatus.planned)), label="order")
+            order = self.orders[order_id]
+            if self._expect(
+                "approve", self.fits(order.planned_fen), as_admin, maintenance.approve,
+                user=self._user(as_admin), order_id=order_id,
                 override_reason="状态机超支" if as_admin else None,
-            )  # fmt: skip
+            ):  # fmt: skip
+                order.status = OrderStatus.approved
 
-        @rule(order=orders)
-        def start(self, order: int) -> None:
-            self._try(maintenance.start, user=clerk, order_id=order)
+        @precondition(lambda self: self._in(OrderStatus.approved))
+        @rule(data=st.data())
+        def start(self, data: st.DataObject) -> None:
+            order_id = data.draw(st.sampled_from(self._in(OrderStatus.approved)), label="order")
+            self._expect("start", True, False, maintenance.start, user=clerk, order_id=order_id)
+            self.orders[order_id].status = OrderStatus.in_progress
 
-        @rule(order=orders, actual=st.integers(0, 600_000), as_admin=st.booleans())
-        def complete(self, order: int, actual: int, as_admin: bool) -> None:
-            data = Completion(
+        @precondition(lambda self: self._in(OrderStatus.in_progress))
+        @rule(data=st.data(), actual=st.integers(0, 600_000), as_admin=st.booleans())
+        def complete(self, data: st.DataObject, actual: int, as_admin: bool) -> None:
+            order_id = data.draw(st.sampled_from(self._in(OrderStatus.in_progress)), label="order")
+            order = self.orders[order_id]
+            # the commitment comes back as the spend goes out: only the excess needs money
+            allowed = self.fits(actual - order.planned_fen)
+            completion = Completion(
                 actual_cost_fen=actual, completed_on=date(YEAR, 6, 1), payee="施工队", invoice_no="1",
                 override_reason="状态机超支" if as_admin else None,
             )  # fmt: skip
-            self._try(
-                maintenance.complete,
-                settings=settings,
-                user=self._user(as_admin),
-                order_id=order,
-                data=data,
+            if self._expect(
+                "complete", allowed, as_admin, maintenance.complete,
+                settings=settings, user=self._user(as_admin), order_id=order_id, data=completion,
+            ):  # fmt: skip
+                order.status, order.actual_fen = OrderStatus.completed, actual
+
+        @precondition(lambda self: self._in(OrderStatus.planned))
+        @rule(data=st.data(), actual=st.integers(0, 600_000))
+        def see_it_through(self, data: st.DataObject, actual: int) -> None:
+            """Approve, start and complete in a row (random single steps rarely line up)."""
+            self.approve(data, as_admin=False)
+            if self._in(OrderStatus.approved):
+                self.start(data)
+            if self._in(OrderStatus.in_progress):
+                self.complete(data, actual, as_admin=False)
+
+        @precondition(lambda self: len(self._in(*APPLIES["cancel"])) >= 3)  # now and then
+        @rule(data=st.data())
+        def cancel(self, data: st.DataObject) -> None:
+            order_id = data.draw(st.sampled_from(self._in(*APPLIES["cancel"])), label="order")
+            self._expect(
+                "cancel", True, False, maintenance.cancel, user=clerk, order_id=order_id, reason="取消"
+            )  # fmt: skip
+            self.orders[order_id].status = OrderStatus.cancelled
+
+        @precondition(lambda self: len(self.allocations) >= 2)
+        @rule(data=st.data(), as_admin=st.booleans())
+        def reverse(self, data: st.DataObject, as_admin: bool) -> None:
+            allocation_id = data.draw(st.sampled_from(sorted(self.allocations)), label="allocation")
+            if self._expect(
+                "reverse", self.fits(self.allocations[allocation_id]), as_admin,
+                funds.reverse, actor=self._user(as_admin), allocation_id=allocation_id,
+                reason="冲销", override_reason="状态机冲销" if as_admin else None,
+            ):  # fmt: skip
+                del self.allocations[allocation_id]
+
+        # --- steps the rules refuse, whatever the balance ------------------------------------
+
+        @precondition(lambda self: self.orders)
+        @rule(data=st.data(), action=st.sampled_from(sorted(APPLIES)))
+        def out_of_order(self, data: st.DataObject, action: str) -> None:
+            """A transition that does not apply to the order's state is a 409 and changes nothing."""
+            wrong = [i for i, o in self.orders.items() if o.status not in APPLIES[action]]
+            if not wrong:
+                return
+            order_id = data.draw(st.sampled_from(sorted(wrong)), label="order")
+            operation = {
+                "approve": lambda **kw: maintenance.approve(**kw, override_reason=None),
+                "start": maintenance.start,
+                "complete": lambda **kw: maintenance.complete(
+                    **kw, settings=settings,
+                    data=Completion(
+                        actual_cost_fen=0, completed_on=date(YEAR, 6, 1), payee="施工队", invoice_no="1"
+                    ),
+                ),
+                "cancel": lambda **kw: maintenance.cancel(**kw, reason="取消"),
+            }[action]  # fmt: skip
+            self._expect(
+                f"{action} out of order", False, False, operation, user=clerk, order_id=order_id
             )
 
-        @rule(order=orders, actual=st.integers(0, 600_000))
-        def see_it_through(self, order: int, actual: int) -> None:
-            """Approve, start and complete in a row (random single steps rarely line up)."""
-            self.approve(order, as_admin=False)
-            self.start(order)
-            self.complete(order, actual, as_admin=False)
-
-        @rule(order=orders)
-        def cancel(self, order: int) -> None:
-            self._try(maintenance.cancel, user=clerk, order_id=order, reason="取消")
-
-        @rule(allocation=allocations, as_admin=st.booleans())
-        def reverse(self, allocation: int, as_admin: bool) -> None:
-            self._try(
-                funds.reverse, actor=self._user(as_admin), allocation_id=allocation, reason="冲销",
-                override_reason="状态机冲销" if as_admin else None,
-            )  # fmt: skip
-
-        def _try(self, operation, **kwargs) -> None:
-            with db.session() as session:
-                try:
-                    operation(session=session, **kwargs)
-                except AppError as error:
-                    # overrides are only ever passed by the admin: refusals are all 409s
-                    assert error.status_code == 409, error.detail
+        # --- what must hold after every step -------------------------------------------------
 
         @invariant()
         def ledger_and_account_agree(self) -> None:
@@ -177,6 +280,8 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
                 kind: sum(e.amount_fen for e in entries if e.kind is kind) for kind in EntryKind
             }
             assert accounts <= 1
+            assert {o.id: o.status for o in orders} == {i: o.status for i, o in self.orders.items()}
+            assert account.available_fen == self.available
             assert sum(by_kind.values()) == account.available_fen
             assert (
                 account.allocated_fen == by_kind[EntryKind.allocation] + by_kind[EntryKind.reversal]
@@ -195,7 +300,8 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
                 o.actual_cost_fen or 0 for o in orders if o.status is OrderStatus.completed
             )
             assert account.committed_fen >= 0 and account.spent_fen >= 0
-            if not any(e.override_reason for e in entries):
+            assert any(e.override_reason for e in entries) == self.overridden
+            if not self.overridden:
                 assert account.available_fen >= 0
 
     run_state_machine_as_test(
@@ -207,3 +313,8 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
+    # every transition ran, and the balance refused some steps (the rules, not luck)
+    for outcome in ("approve", "start", "complete", "cancel", "reverse", "approve refused"):
+        assert seen[outcome] >= 5, seen
+    for action in APPLIES:
+        assert seen[f"{action} out of order refused"] >= 1, seen

@@ -7,6 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.db import Database
 from tests.concurrency import run_together
+from tests.conftest import postgresql_only
 from tests.factories import World
 from tests.funds.helpers import act, allocate, open_order, order_in, summary
 
@@ -32,11 +33,11 @@ def test_the_database_refuses_to_change_or_remove_ledger_entries(
         ]
 
 
+@postgresql_only  # SQLite has no TRUNCATE
 def test_truncating_the_ledger_is_refused_on_postgresql(
     client: TestClient, world: World, db: Database
 ) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite has no TRUNCATE")
+    assert db.dialect == "postgresql"
     allocate(client, world, 1_000)
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
         connection.execute(text("TRUNCATE ledger_entries CASCADE"))

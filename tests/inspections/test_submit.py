@@ -226,14 +226,16 @@ def test_a_facility_that_is_not_active_takes_no_reports(
 
 
 def _in(**delta) -> str:
+    """A time this far from now, as a report carries it; call it when the test runs."""
     return (datetime.now(UTC) + timedelta(**delta)).isoformat()
 
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"inspected_at": _in(minutes=15)}, "inspected_at"),
-        ({"inspected_at": _in(days=-61)}, "inspected_at"),
+        # a timedelta is a time from now, read when the test runs (never at collection)
+        ({"inspected_at": timedelta(minutes=15)}, "inspected_at"),
+        ({"inspected_at": timedelta(days=-61)}, "inspected_at"),
         ({"inspected_at": "2026-11-29T10:00:00"}, "inspected_at"),  # no offset
         ({"inspected_at": "yesterday"}, "inspected_at"),
         ({"client_id": "not-a-uuid"}, "client_id"),
@@ -252,6 +254,11 @@ def _in(**delta) -> str:
 def test_bad_reports_get_422_naming_the_field(
     client: TestClient, world: World, overrides: dict, field: str
 ) -> None:
+    now = datetime.now(UTC)
+    overrides = {
+        key: (now + value).isoformat() if isinstance(value, timedelta) else value
+        for key, value in overrides.items()
+    }
     response, _ = submit(client, world, **overrides)
     assert response.status_code == 422, response.text
     assert field in response.json()["detail"][0]["loc"], response.json()
