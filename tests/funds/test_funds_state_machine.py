@@ -1,5 +1,5 @@
 """A Hypothesis state machine over allocate / open / approve / start / complete / cancel /
-reverse. It keeps its own account of what the rules allow, takes only steps that are legal
+reverse / correct a completed order's cost. It keeps its own account of what the rules allow, takes only steps that are legal
 for an order's state, and checks each answer: a step the rules allow must succeed, and a
 refusal is expected exactly where the balance would go below zero (or where a step does
 not apply to the order's state). After every step the ledger sums to the account, the
@@ -30,7 +30,7 @@ from app.errors import AppError
 from app.funds import service as funds
 from app.funds.schemas import AllocationCreate
 from app.maintenance import service as maintenance
-from app.maintenance.schemas import Completion, OrderCreate
+from app.maintenance.schemas import Completion, CostCorrection, OrderCreate
 from app.models import (
     EntryKind,
     FundAccount,
@@ -204,6 +204,24 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
             if self._in(OrderStatus.in_progress):
                 self.complete(data, actual, as_admin=False)
 
+        @precondition(lambda self: self._in(OrderStatus.completed))
+        @rule(data=st.data(), actual=st.integers(0, 600_000), as_admin=st.booleans())
+        def correct_cost(self, data: st.DataObject, actual: int, as_admin: bool) -> None:
+            order_id = data.draw(st.sampled_from(self._in(OrderStatus.completed)), label="order")
+            order = self.orders[order_id]
+            if actual == order.actual_fen:  # the same cost is no correction (422)
+                actual += 1
+            correction = CostCorrection(
+                actual_cost_fen=actual, reason="发票录入错误",
+                override_reason="状态机更正" if as_admin else None,
+            )  # fmt: skip
+            if self._expect(
+                "correct_cost", self.fits(actual - order.actual_fen), as_admin,
+                maintenance.correct_cost, user=self._user(as_admin), order_id=order_id,
+                data=correction,
+            ):  # fmt: skip
+                order.actual_fen = actual
+
         @precondition(lambda self: len(self._in(*APPLIES["cancel"])) >= 3)  # now and then
         @rule(data=st.data())
         def cancel(self, data: st.DataObject) -> None:
@@ -279,17 +297,23 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
             by_kind = {
                 kind: sum(e.amount_fen for e in entries if e.kind is kind) for kind in EntryKind
             }
+            # a reversal undoes an allocation, or the spend of an order whose cost was corrected
+            reversed_allocations = sum(
+                e.amount_fen for e in entries if e.kind is EntryKind.reversal and e.allocation_id
+            )
+            reversed_spending = sum(
+                e.amount_fen for e in entries if e.kind is EntryKind.reversal and e.order_id
+            )
+            assert reversed_allocations + reversed_spending == by_kind[EntryKind.reversal]
             assert accounts <= 1
             assert {o.id: o.status for o in orders} == {i: o.status for i, o in self.orders.items()}
             assert account.available_fen == self.available
             assert sum(by_kind.values()) == account.available_fen
-            assert (
-                account.allocated_fen == by_kind[EntryKind.allocation] + by_kind[EntryKind.reversal]
-            )
+            assert account.allocated_fen == by_kind[EntryKind.allocation] + reversed_allocations
             assert account.committed_fen == -(
                 by_kind[EntryKind.commitment] + by_kind[EntryKind.release]
             )
-            assert account.spent_fen == -by_kind[EntryKind.expenditure]
+            assert account.spent_fen == -(by_kind[EntryKind.expenditure] + reversed_spending)
             open_commitments = sum(
                 o.planned_cost_fen
                 for o in orders
@@ -316,5 +340,6 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
     # every transition ran, and the balance refused some steps (the rules, not luck)
     for outcome in ("approve", "start", "complete", "cancel", "reverse", "approve refused"):
         assert seen[outcome] >= 5, seen
+    assert seen["correct_cost"] >= 3, seen
     for action in APPLIES:
         assert seen[f"{action} out of order refused"] >= 1, seen
