@@ -3,7 +3,7 @@
 Two kinds of data, loaded apart:
 
 - **reference data**, which every installation needs: the county's townships with their
-  division codes, the patrol-policy defaults, and the reserved ``system`` user that seed
+  division codes, the patrol-policy defaults, and the reserved ``_system`` user that seed
   writes as. ``memorial seed`` always loads it.
 - **samples** for a demo: 60 【样例】 facilities, demo sign-ins, patrols, fund allocations
   and maintenance orders. Loaded only when asked (``samples=True``; the CLI does so by
@@ -15,7 +15,7 @@ changes nothing, whatever users have edited since: a township is there when its 
 its name is, a facility when its code is, a user when its name is, a tier's policy when the
 tier has one; demo patrols, allocations and orders when their fixed ``client_id``s, their
 year's allocations, or 2025's orders exist. Everything it writes goes through the services
-the API uses and is audited as the ``system`` user.
+the API uses and is audited as the ``_system`` user.
 """
 
 import csv
@@ -110,17 +110,16 @@ class SeedReport:
 
 
 def system_user(session: Session) -> User:
-    """The reserved ``system`` user (created on first use): the named actor in the audit
+    """The reserved ``_system`` user (created on first use): the named actor in the audit
     log of everything seed writes. It is inactive and has no usable password."""
     user = session.exec(
-        select(User).where(func.lower(User.username) == SYSTEM_USERNAME).order_by(User.id)
+        select(User).where(User.username == SYSTEM_USERNAME).order_by(User.id)
     ).first()
     if user is not None:
-        if user.is_active or user.password_hash != _NO_PASSWORD:
+        if user.is_active or user.password_hash != _NO_PASSWORD:  # changed in the database
             raise SeedError(
-                f"User {user.id} ('{user.username}') can sign in, but the name "
-                f"'{SYSTEM_USERNAME}' is reserved for what seed writes; deactivate that "
-                "account and create another for its owner"
+                f"User {user.id} ('{user.username}') can sign in, but it is the reserved"
+                " account seed writes as; set it inactive with password hash '!' again"
             )
         return user
     user = User.model_validate(

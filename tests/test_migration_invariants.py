@@ -123,3 +123,81 @@ def test_usernames_that_differ_only_in_case_stop_the_upgrade_by_name(
 
     with pytest.raises(RuntimeError, match="taken more than once: shili"):
         migrate.upgrade(settings)
+
+
+def _order(c, order_id: int, status: str, cost: int) -> None:
+    c.execute(
+        text(
+            "INSERT INTO maintenance_orders (id, facility_id, township_id, inspection_id,"
+            " category, title, planned_cost_fen, status, year, created_at, updated_at)"
+            " VALUES (:id, 1, 1, 1, 'repair', '碑体修补', :cost, :status, 2025, :t, :t)"
+        ),
+        {"id": order_id, "cost": cost, "status": status, "t": NOW},
+    )
+    if status in ("approved", "in_progress"):  # its commitment, as approval wrote it
+        c.execute(
+            text(
+                "INSERT INTO ledger_entries (township_id, year, kind, amount_fen, order_id, at)"
+                " VALUES (1, 2025, 'commitment', :fen, :id, :t)"
+            ),
+            {"fen": -cost, "id": order_id, "t": NOW},
+        )
+
+
+def test_double_clicked_orders_are_resolved_to_one_per_report_without_losing_money(
+    empty_database: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The duplicates the race made: the most advanced order stays; the others are cancelled
+    with a reason, an approved one's commitment released in the ledger and the account."""
+    settings = make_settings(tmp_path, empty_database)
+    migrate.upgrade(settings, "0004")
+    _rows_the_old_schema_allowed(empty_database)
+    engine = make_engine(empty_database)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO fund_accounts (township_id, year, allocated_fen, committed_fen,"
+                " spent_fen) VALUES (1, 2025, 1000000, 50000, 0)"
+            )
+        )
+        _order(c, 1, "planned", 10_000)
+        _order(c, 2, "approved", 20_000)
+        _order(c, 3, "approved", 30_000)
+        _order(c, 4, "planned", 40_000)
+        _order(c, 5, "cancelled", 5_000)  # finished: left alone
+    engine.dispose()
+
+    migrate.upgrade(settings)
+
+    engine = make_engine(empty_database)
+    with engine.connect() as c:
+        statuses = dict(c.execute(text("SELECT id, status FROM maintenance_orders")).all())
+        reasons = c.execute(
+            text("SELECT cancel_reason FROM maintenance_orders WHERE status = 'cancelled'")
+        ).scalars()
+        committed = c.execute(text("SELECT committed_fen FROM fund_accounts")).scalar_one()
+        ledger = c.execute(
+            text("SELECT kind, amount_fen, order_id FROM ledger_entries ORDER BY id")
+        ).all()
+        audited = c.execute(
+            text(
+                "SELECT object_id FROM audit_log WHERE action = 'maintenance.cancel'"
+                " ORDER BY object_id"
+            )
+        ).scalars()
+        audited = list(audited)
+        reasons = list(reasons)
+    engine.dispose()
+    assert statuses == {
+        1: "cancelled",
+        2: "approved",
+        3: "cancelled",
+        4: "cancelled",
+        5: "cancelled",
+    }
+    assert len(reasons) == 4 and sum("保留 2 号" in (r or "") for r in reasons) == 3
+    assert committed == 20_000
+    assert ledger[-1] == ("release", 30_000, 3)
+    assert sum(amount for _kind, amount, _order_id in ledger) == -committed
+    assert audited == ["1", "3", "4"]

@@ -77,6 +77,11 @@ def test_after_a_move_only_the_new_township_works_the_order(
     assert act(client, world, order, "start", who="township").status_code == 404
     started = act(client, world, order, "start", who="other")
     assert started.status_code == 200, started.text
+    # the money stays on A's account: completing or cancelling it there is county work
+    for action in ("complete", "cancel"):
+        refused = act(client, world, order, action, who="other")
+        assert refused.status_code == 403, refused.text
+        assert "draws on 龙港镇's funds" in refused.json()["detail"]
     extra = client.post(
         f"/api/v1/maintenance/{order['id']}/photos",
         files={"file": ("p.jpg", jpeg(), "image/jpeg")},

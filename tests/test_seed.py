@@ -100,7 +100,7 @@ def test_everything_seed_writes_is_audited_as_the_reserved_system_user(
         session.execute(delete(PatrolPolicy).where(PatrolPolicy.tier == Tier.county))
     assert cli_env.invoke(cli, ["seed"]).exit_code == 0
     with db.session() as session:
-        system = session.exec(select(User).where(User.username == "system")).scalar_one()
+        system = session.exec(select(User).where(User.username == "_system")).scalar_one()
         entries = session.exec(select(AuditEntry)).scalars().all()
         policy = session.get(PatrolPolicy, Tier.county)
     assert policy is not None and policy.interval_days == 30
@@ -108,11 +108,11 @@ def test_everything_seed_writes_is_audited_as_the_reserved_system_user(
         "township.create", "policy.update", "facility.create", "user.create",
         "allocation.create", "maintenance.create",
     }  # fmt: skip
-    assert {(e.actor_id, e.actor_username) for e in entries} == {(system.id, "system")}
+    assert {(e.actor_id, e.actor_username) for e in entries} == {(system.id, "_system")}
     assert system.is_active is False
     for password in ("", "system", "!", "admin-demo-2025"):
         answer = client.post(
-            "/api/v1/auth/token", data={"username": "system", "password": password}
+            "/api/v1/auth/token", data={"username": "_system", "password": password}
         )
         assert answer.status_code in (401, 422), answer.text
 
@@ -132,7 +132,7 @@ def test_seed_loads_qinshui_townships_and_sample_facilities_inside_the_county(
     assert all("样例" in f.name for f in facilities)
     assert all(settings.bbox.contains(f.longitude, f.latitude) for f in facilities)
     assert all(f.status is FacilityStatus.active for f in facilities)
-    assert {u.username for u in users} == {"system", "admin", "county", "longgang", "duanshi"}
+    assert {u.username for u in users} == {"_system", "admin", "county", "longgang", "duanshi"}
 
 
 def counts(db: Database) -> dict[str, int]:
@@ -171,7 +171,7 @@ def test_seed_in_production_loads_reference_data_and_no_samples(
     assert "admin-demo-2025" not in result.output
     assert counts(db) == REFERENCE_ONLY
     with db.session() as session:
-        assert session.exec(select(User.username)).scalars().all() == ["system"]
+        assert session.exec(select(User.username)).scalars().all() == ["_system"]
 
 
 def test_samples_are_refused_in_production_before_anything_is_written(

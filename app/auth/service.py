@@ -31,8 +31,10 @@ _AUDIT_EXCLUDE = ("password_hash", "tokens_valid_after")
 
 #: a name taken exactly, or in another case
 USERNAME_KEYS = ("uq_users_username", "uq_users_username_lower")
-#: the reserved account ``memorial seed`` writes as (see ``app.seed.system_user``)
-SYSTEM_USERNAME = "system"
+#: the reserved account ``memorial seed`` writes as (see ``app.seed.system_user``). The
+#: leading underscore is outside what ``Username`` admits, so no user made through the API
+#: or the CLI, before or after, can take or collide with it.
+SYSTEM_USERNAME = "_system"
 
 
 def throttle_key(username: str, client: str) -> str:
@@ -137,11 +139,6 @@ def list_users(
 def create_user(*, session: Session, actor: User | None, data: UserCreate) -> User:
     if data.township_id is not None:
         townships.require(session, data.township_id)
-    if data.username.lower() == SYSTEM_USERNAME:
-        raise Conflict(
-            f"The username '{data.username}' is reserved for what `memorial seed` writes;"
-            " choose another"
-        )
     taken = f"The username '{data.username}' is already taken"
     if (existing := find_by_username(session=session, username=data.username)) is not None:
         raise Conflict(
@@ -169,7 +166,7 @@ def create_user(*, session: Session, actor: User | None, data: UserCreate) -> Us
 
 def update_user(*, session: Session, actor: User, user_id: int, data: UserUpdate) -> User:
     user = get_user(session=session, user_id=user_id)
-    if user.username.lower() == SYSTEM_USERNAME:
+    if user.username == SYSTEM_USERNAME:
         raise Conflict(
             f"User {user.id} ('{user.username}') is the reserved account that `memorial seed`"
             " writes as; it cannot be changed, activated or given a password"

@@ -35,23 +35,26 @@ class Sheet:
 
 #: what spreadsheet programs read as the start of a formula in a CSV cell
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-#: a phone number as people write it (an optional leading +, then digits, spaces, dashes):
-#: no function, cell reference or DDE call can hide in it, so it is written as typed
-_PHONE_LIKE = re.compile(r"\+?[0-9][0-9 -]*")
+#: an international phone number written as one run of digits (+8613800000000): a
+#: spreadsheet reads it as a plain number, with no operator, function, cell reference or
+#: DDE call it could run, so it is written as typed. Anything more (spaces, dashes: Excel
+#: computes "+86-138-0000-0000" as -52) is neutralised like any other formula.
+_INERT_NUMBER = re.compile(r"\+[0-9]+")
 
 
 def csv_safe(value: Any) -> Any:
-    """Text that Excel would run as a formula (=HYPERLINK…) gets a leading apostrophe.
+    """Text that a spreadsheet would run as a formula (=HYPERLINK…) gets a leading apostrophe.
 
-    Only text that could be a formula is touched: ``+8613800000000`` stays as typed, while
-    ``=…``, ``@…``, ``-2+3`` or ``+1+cmd|…`` are neutralised.
+    Only text that could be a formula is touched: ``+8613800000000`` and ``0356-1234567``
+    stay as typed, while ``=…``, ``@…``, ``-2+3``, ``+86-138-0000-0000`` or ``+1+cmd|…`` are
+    neutralised. The XLSX exports need none of this: every text there is a text cell.
     """
     if value is None:
         return ""
     if (
         isinstance(value, str)
         and value.startswith(_FORMULA_START)
-        and not _PHONE_LIKE.fullmatch(value)
+        and not _INERT_NUMBER.fullmatch(value)
     ):
         return "'" + value
     return value

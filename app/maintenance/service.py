@@ -285,6 +285,16 @@ def _advance(order: MaintenanceOrder, action: str) -> OrderStatus:
     return target
 
 
+def _ensure_may_move_money(user: User, order: MaintenanceOrder) -> None:
+    """An order whose facility moved to another township still draws on the funds it was
+    opened against; money on another township's account is county work."""
+    if order.township_id != order.facility.township_id and not access.is_staff(user):
+        raise Forbidden(
+            f"Order {order.id} draws on {order.township.name}'s funds, opened before its"
+            " facility moved to your township; county staff complete or cancel it"
+        )
+
+
 def _finish(
     session: Session, user: User, order: MaintenanceOrder, action: str, before: dict
 ) -> MaintenanceOrder:
@@ -347,6 +357,7 @@ def complete(
     """Complete: release the commitment and record the actual spend (checked if it is more)."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     target = _advance(order, "complete")
+    _ensure_may_move_money(user, order)
     if data.actual_cost_fen > order.planned_cost_fen and not access.is_staff(user):
         raise Forbidden(
             f"The actual cost {yuan(data.actual_cost_fen)} is above the approved plan"
@@ -454,6 +465,7 @@ def cancel(*, session: Session, user: User, order_id: int, reason: str) -> Maint
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     committed = order.status in (OrderStatus.approved, OrderStatus.in_progress)
     target = _advance(order, "cancel")
+    _ensure_may_move_money(user, order)
     before = _snapshot(order)
     if committed:
         funds.move(

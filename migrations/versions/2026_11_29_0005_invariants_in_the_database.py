@@ -3,6 +3,11 @@ reports, usernames unique whatever their case, and photos that follow their faci
 
 - ``maintenance_orders``: a partial unique index on ``inspection_id`` for orders still
   planned, approved or in progress (a cancelled or completed order no longer blocks).
+  The double clicks that made this necessary may have left a report with several
+  unfinished orders: the most advanced one (in progress, then approved, then planned; the
+  oldest of equals) is kept and the others are cancelled as ``POST …/cancel`` would —
+  the status and a reason on the order, a release entry in the ledger and the account for
+  one that was approved, and an audit record — so nothing is deleted and no money is lost.
 - ``inspections``: a CHECK that a position is stored whole (WGS-84, as sent, judged) or
   not at all. Rows written without their ``source_*`` fields (as an old benchmark did)
   are completed first: the position as stored is the position as sent, in WGS-84.
@@ -22,9 +27,12 @@ Create Date: 2026-11-29 18:00:00
 
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
+
+from app.models.base import UTCDateTime
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -89,6 +97,69 @@ def _complete_positions(connection: sa.Connection) -> None:
         )
 
 
+_RANK = {"in_progress": 0, "approved": 1, "planned": 2}
+_DUPLICATE_REASON = "迁移 0005：同一巡查报告的重复维护单，保留 {kept} 号，本单自动取消"
+
+
+def _cancel_duplicate_orders(connection: sa.Connection) -> None:
+    """Leave each report one unfinished order (see the module docstring)."""
+    orders = connection.execute(sa.text(
+        "SELECT id, inspection_id, status, township_id, year, planned_cost_fen"
+        " FROM maintenance_orders WHERE inspection_id IN ("
+        "  SELECT inspection_id FROM maintenance_orders"
+        f"  WHERE inspection_id IS NOT NULL AND {UNFINISHED}"
+        "  GROUP BY inspection_id HAVING count(*) > 1)"
+        f" AND {UNFINISHED} ORDER BY inspection_id, id"
+    )).all()
+    by_report: dict[int, list] = {}
+    for order in orders:
+        by_report.setdefault(order.inspection_id, []).append(order)
+    now = datetime.now(UTC)
+    stamp = sa.bindparam("now", now, type_=UTCDateTime())
+    for duplicates in by_report.values():
+        kept, *others = sorted(duplicates, key=lambda o: (_RANK[o.status], o.id))
+        reason = _DUPLICATE_REASON.format(kept=kept.id)
+        for order in others:
+            connection.execute(
+                sa.text(
+                    "UPDATE maintenance_orders SET status = 'cancelled', cancel_reason = :reason,"
+                    " updated_at = :now WHERE id = :id"
+                ).bindparams(stamp),
+                {"reason": reason, "id": order.id},
+            )
+            if order.status != "planned":  # its commitment goes back, as a cancel gives it
+                connection.execute(
+                    sa.text(
+                        "UPDATE fund_accounts SET committed_fen = committed_fen - :fen"
+                        " WHERE township_id = :township AND year = :year"
+                    ),
+                    {"fen": order.planned_cost_fen, "township": order.township_id,
+                     "year": order.year},
+                )
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO ledger_entries (township_id, year, kind, amount_fen,"
+                        " order_id, at, reason) VALUES (:township, :year, 'release', :fen,"
+                        " :id, :now, :reason)"
+                    ).bindparams(stamp),
+                    {"township": order.township_id, "year": order.year,
+                     "fen": order.planned_cost_fen, "id": order.id, "reason": reason},
+                )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO audit_log (at, actor_username, action, object_type, object_id,"
+                    " before, after) VALUES (:now, 'migration 0005', 'maintenance.cancel',"
+                    " 'maintenance_order', :id, :before, :after)"
+                ).bindparams(
+                    stamp,
+                    sa.bindparam("before", type_=sa.JSON()),
+                    sa.bindparam("after", type_=sa.JSON()),
+                ),
+                {"id": str(order.id), "before": {"status": order.status},
+                 "after": {"status": "cancelled", "cancel_reason": reason}},
+            )
+
+
 def _refuse_case_duplicates(connection: sa.Connection) -> None:
     clashes = (
         connection.execute(
@@ -109,6 +180,7 @@ def _refuse_case_duplicates(connection: sa.Connection) -> None:
 def upgrade() -> None:
     connection = op.get_bind()
 
+    _cancel_duplicate_orders(connection)
     with op.batch_alter_table("maintenance_orders", schema=None) as batch_op:
         batch_op.create_index(
             "uq_maintenance_orders_unfinished_per_report",

@@ -81,6 +81,7 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
             self.orders: dict[int, Order] = {}
             self.allocations: dict[int, int] = {}  # id → amount, while not reversed
             self.overridden = False
+            self.reversals = 0
 
         # --- the model: what the rules say the balance is ---------------------------------
 
@@ -231,9 +232,11 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
             )  # fmt: skip
             self.orders[order_id].status = OrderStatus.cancelled
 
-        @precondition(lambda self: len(self.allocations) >= 2)
+        # two reversals a run at most: otherwise allocate/reverse can eat a run's steps
+        @precondition(lambda self: len(self.allocations) >= 2 and self.reversals < 2)
         @rule(data=st.data(), as_admin=st.booleans())
         def reverse(self, data: st.DataObject, as_admin: bool) -> None:
+            self.reversals += 1
             allocation_id = data.draw(st.sampled_from(sorted(self.allocations)), label="allocation")
             if self._expect(
                 "reverse", self.fits(self.allocations[allocation_id]), as_admin,
@@ -332,6 +335,8 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
         Funds,
         settings=hypothesis_settings(
             max_examples=30,
+            # the same runs every time: the closing counts must not depend on luck in CI
+            derandomize=True,
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

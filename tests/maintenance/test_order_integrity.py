@@ -42,6 +42,9 @@ def _orders_of(client: TestClient, world: World, report: dict) -> list[dict]:
 def test_eight_concurrent_requests_open_one_order_and_the_others_name_it(
     app: FastAPI, client: TestClient, funded: World
 ) -> None:
+    """On PostgreSQL, without the partial unique index, this opened several orders (it
+    failed every time it was tried). SQLite's write lock already serialises the requests,
+    so there the index is the backstop and this test a check that the losers hear why."""
     report = _report(client, funded)
     results = run_together(app, [lambda c: _from_report(c, funded, report)] * 8)
 
