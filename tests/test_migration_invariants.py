@@ -16,6 +16,25 @@ from tests.test_migrations import empty_database  # noqa: F401  (fixture, both d
 NOW = "2026-01-02 03:04:05+00:00"
 
 
+def _user(c, user_id: int, username: str) -> None:
+    c.execute(
+        text(
+            "INSERT INTO users (id, username, full_name, role, township_id, password_hash,"
+            " is_active, tokens_valid_after, created_at, updated_at)"
+            " VALUES (:id, :username, '石立', 'township', 1, 'x', true, :t, :t, :t)"
+        ),
+        {"id": user_id, "username": username, "t": NOW},
+    )
+
+
+def _at_0004_with_old_rows(url: str, tmp_path: Path):
+    """A database at the revision before, holding rows that revision allowed."""
+    settings = make_settings(tmp_path, url)
+    migrate.upgrade(settings, "0004")
+    _rows_the_old_schema_allowed(url)
+    return settings
+
+
 def _rows_the_old_schema_allowed(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as c:
@@ -25,14 +44,7 @@ def _rows_the_old_schema_allowed(url: str) -> None:
             ),
             {"t": NOW},
         )
-        c.execute(
-            text(
-                "INSERT INTO users (id, username, full_name, role, township_id, password_hash,"
-                " is_active, tokens_valid_after, created_at, updated_at)"
-                " VALUES (1, 'shili', '石立', 'township', 1, 'x', true, :t, :t, :t)"
-            ),
-            {"t": NOW},
-        )
+        _user(c, 1, "shili")
         c.execute(
             text(
                 "INSERT INTO facilities (id, code, name, kind, tier, status, township_id,"
@@ -79,9 +91,7 @@ def test_upgrading_keeps_and_completes_rows_written_before_the_constraints(
     empty_database: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    settings = make_settings(tmp_path, empty_database)
-    migrate.upgrade(settings, "0004")
-    _rows_the_old_schema_allowed(empty_database)
+    settings = _at_0004_with_old_rows(empty_database, tmp_path)
 
     migrate.upgrade(settings)
 
@@ -106,19 +116,10 @@ def test_usernames_that_differ_only_in_case_stop_the_upgrade_by_name(
     empty_database: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    settings = make_settings(tmp_path, empty_database)
-    migrate.upgrade(settings, "0004")
-    _rows_the_old_schema_allowed(empty_database)
+    settings = _at_0004_with_old_rows(empty_database, tmp_path)
     engine = make_engine(empty_database)
     with engine.begin() as c:
-        c.execute(
-            text(
-                "INSERT INTO users (id, username, full_name, role, township_id, password_hash,"
-                " is_active, tokens_valid_after, created_at, updated_at)"
-                " VALUES (2, 'ShiLi', '石立', 'township', 1, 'x', true, :t, :t, :t)"
-            ),
-            {"t": NOW},
-        )
+        _user(c, 2, "ShiLi")
     engine.dispose()
 
     with pytest.raises(RuntimeError, match="taken more than once: shili"):
@@ -150,9 +151,7 @@ def test_double_clicked_orders_are_resolved_to_one_per_report_without_losing_mon
 ) -> None:
     """The duplicates the race made: the most advanced order stays; the others are cancelled
     with a reason, an approved one's commitment released in the ledger and the account."""
-    settings = make_settings(tmp_path, empty_database)
-    migrate.upgrade(settings, "0004")
-    _rows_the_old_schema_allowed(empty_database)
+    settings = _at_0004_with_old_rows(empty_database, tmp_path)
     engine = make_engine(empty_database)
     with engine.begin() as c:
         c.execute(

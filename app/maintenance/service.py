@@ -295,6 +295,16 @@ def _ensure_may_move_money(user: User, order: MaintenanceOrder) -> None:
         )
 
 
+def _entry_keys(order: MaintenanceOrder, user: User) -> dict[str, Any]:
+    """What every ledger entry of ``order`` carries: its account, its actor, the order."""
+    return {
+        "township_id": order.township_id,
+        "year": order.year,
+        "actor": user,
+        "order_id": order.id,
+    }
+
+
 def _finish(
     session: Session, user: User, order: MaintenanceOrder, action: str, before: dict
 ) -> MaintenanceOrder:
@@ -379,12 +389,7 @@ def complete(
         actor=user,
         override_reason=data.override_reason,
     )
-    common = {
-        "township_id": order.township_id,
-        "year": order.year,
-        "actor": user,
-        "order_id": order.id,
-    }
+    common = _entry_keys(order, user)
     funds.record(session, kind=EntryKind.release, amount_fen=order.planned_cost_fen, **common)
     funds.record(
         session,
@@ -433,12 +438,7 @@ def correct_cost(
         actor=user,
         override_reason=data.override_reason,
     )
-    common = {
-        "township_id": order.township_id,
-        "year": order.year,
-        "actor": user,
-        "order_id": order.id,
-    }
+    common = _entry_keys(order, user)
     funds.record(
         session,
         kind=EntryKind.reversal,
