@@ -5,7 +5,6 @@ that reads the socket chunk by chunk exercises the counting in ``app/limits.py``
 """
 
 import json
-import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -60,21 +59,37 @@ def server(app: FastAPI) -> Iterator[LiveServer]:
 def send_chunked(server: LiveServer, path: str, headers: dict[str, str], chunks: int) -> bytes:
     """Stream a file part of up to ``chunks`` chunks of 64 KiB (chunked, no length),
     stopping as soon as an answer arrives, and never the closing chunk: an answer can only
-    come from a server that counts the body as it streams. Returns the answer."""
+    come from a server that counts the body as it streams. Returns the answer.
+
+    The answer is read by a thread of its own while the body streams: a server that answers
+    early closes a connection it has not read to the end, and the reset that follows would
+    take the answer with it if it were read only after sending."""
     head = [f"POST {path} HTTP/1.1", f"Host: {server.host}:{server.port}"]
     head += [f"{name}: {value}" for name, value in headers.items()]
     head += ["Content-Type: multipart/form-data; boundary=x", "Transfer-Encoding: chunked"]
     head += ["Connection: close", "", f"{len(PART):x}", ""]
+    answer = bytearray()
     with socket.create_connection((server.host, server.port), timeout=10) as connection:
-        connection.sendall("\r\n".join(head).encode() + PART + b"\r\n")
-        for _ in range(chunks):
-            if select.select([connection], [], [], 0.005)[0]:
-                break
-            connection.sendall(f"{CHUNK:x}\r\n".encode() + b"\xff" * CHUNK + b"\r\n")
-        answer = b""
-        while data := connection.recv(65536):
-            answer += data
-    return answer
+
+        def read() -> None:
+            try:
+                while data := connection.recv(65536):
+                    answer.extend(data)
+            except OSError:  # reset once the server has answered and closed
+                pass
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            connection.sendall("\r\n".join(head).encode() + PART + b"\r\n")
+            for _ in range(chunks):
+                if answer:
+                    break
+                connection.sendall(f"{CHUNK:x}\r\n".encode() + b"\xff" * CHUNK + b"\r\n")
+        except OSError:  # the server stopped reading: its answer is on the way
+            pass
+        reader.join(10)
+    return bytes(answer)
 
 
 def status_and_body(answer: bytes) -> tuple[int, dict]:
