@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Qinshui County, Jincheng, Shanxi (140521): a rough box around the county.
-QINSHUI_BBOX = (111.9, 35.3, 112.8, 36.2)
+#: data files shipped with the source tree (the Dockerfile copies ``seed/`` next to ``app/``)
+SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
+#: Qinshui County, Jincheng, Shanxi (140521): its outline in WGS-84, see seed/README.md
+DEFAULT_COUNTY_BOUNDARY = SEED_DIR / "county-140521.geojson"
 
 
 class BBox(tuple[float, float, float, float]):
-    """``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees."""
+    """``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees (the ``bbox`` query filter)."""
 
     @property
     def min_lon(self) -> float:
@@ -71,9 +73,10 @@ class Settings(BaseSettings):
     database_url: str = ""
     secret_key: str = ""
     timezone: str = "Asia/Shanghai"
-    county_bbox: str = ",".join(str(v) for v in QINSHUI_BBOX)
-    #: how far outside the county box a facility may still be registered, in degrees
-    county_margin_deg: float = 0.1
+    #: GeoJSON outline of the county (WGS-84); facilities must lie inside it
+    county_boundary: Path = DEFAULT_COUNTY_BOUNDARY
+    #: how far outside the outline a facility may still be registered, in metres
+    county_margin_m: float = Field(default=2000.0, ge=0, le=50_000)
     photo_dir: Path | None = None
     token_ttl_minutes: int = Field(default=12 * 60, ge=5, le=30 * 24 * 60)
     onsite_radius_m: float = Field(default=150.0, gt=0, le=5000)
@@ -84,6 +87,8 @@ class Settings(BaseSettings):
     #: SQLAlchemy pool size for PostgreSQL; sync routes run in a 40-thread pool
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
+    #: serve /public/facilities.geojson (and /ogc without a token) with public properties
+    public_map: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -94,10 +99,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
-    @field_validator("county_bbox")
+    @field_validator("county_boundary")
     @classmethod
-    def _valid_bbox(cls, value: str) -> str:
-        parse_bbox(value)
+    def _readable_boundary(cls, value: Path) -> Path:
+        # fail at startup, not on the first registration: the outline must parse
+        from app.geo.outline import load_outline
+
+        try:
+            load_outline(value)
+        except ValueError as exc:
+            raise ValueError(f"MEMORIAL_COUNTY_BOUNDARY: {exc}") from None
         return value
 
     @model_validator(mode="after")
@@ -115,10 +126,6 @@ class Settings(BaseSettings):
             if len(self.secret_key) < 32:
                 raise ValueError("MEMORIAL_SECRET_KEY must be at least 32 characters long")
         return self
-
-    @cached_property
-    def bbox(self) -> BBox:
-        return parse_bbox(self.county_bbox)
 
     @cached_property
     def tz(self) -> ZoneInfo:

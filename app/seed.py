@@ -22,7 +22,6 @@ import csv
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -31,7 +30,7 @@ from app.audit import service as audit
 from app.auth import service as auth
 from app.auth.schemas import UserCreate
 from app.clock import local_today
-from app.config import Settings
+from app.config import SEED_DIR, Settings
 from app.facilities import importer
 from app.funds import service as funds
 from app.funds.schemas import AllocationCreate
@@ -61,7 +60,6 @@ from app.schedule import service as schedule
 from app.townships import service as townships
 from app.townships.schemas import TownshipCreate
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 SAMPLE_FACILITIES = SEED_DIR / "facilities.csv"
 _DEMO_NAMESPACE = uuid.UUID("6f1c2a53-7e0b-4d8e-9a51-3c2f0e9d4b17")
 

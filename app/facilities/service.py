@@ -28,6 +28,7 @@ from app.facilities.schemas import (
     FacilityUpdate,
 )
 from app.geo.crs import to_wgs84
+from app.geo.outline import outline
 from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, User
 from app.schedule import service as schedule
 from app.schemas import TownshipRef
@@ -147,21 +148,29 @@ def get_facility(
 def check_location(settings: Settings, lon: float, lat: float, crs: Crs) -> tuple[float, float]:
     """The WGS-84 point for coordinates given in ``crs``; 422 if it lies outside the county."""
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
-    box, margin = settings.bbox, settings.county_margin_deg
-    if box.contains(wgs_lon, wgs_lat, margin=margin):
+    county = outline(settings)
+    margin_m = settings.county_margin_m
+    outside_m = county.distance_outside_m(wgs_lon, wgs_lat)
+    if outside_m <= margin_m:
         return wgs_lon, wgs_lat
     where = f"({wgs_lon:.6f}, {wgs_lat:.6f}) in WGS-84" + (
         "" if crs is Crs.wgs84 else f", converted from {crs}"
     )
-    bounds = (
-        f"longitude {box.min_lon}–{box.max_lon}, latitude {box.min_lat}–{box.max_lat} (±{margin}°)"
-    )
-    lon_ok = box.min_lon - margin <= wgs_lon <= box.max_lon + margin
+    # name the coordinate that is plainly wrong: latitude when only it leaves the county's span
+    min_lon, min_lat, max_lon, max_lat = county.bbox
+    latitude_off = min_lon <= wgs_lon <= max_lon and not min_lat <= wgs_lat <= max_lat
     raise InvalidInput(
-        ("body", "latitude" if lon_ok else "longitude"),
-        f"The point {where} lies outside the county ({bounds}); check the coordinates and crs",
+        ("body", "latitude" if latitude_off else "longitude"),
+        f"The point {where} is {_km(outside_m)} outside the county {county.name} (more than the "
+        f"{_km(margin_m)} allowed); check the coordinates and their coordinate system (crs)",
         kind="value_error.out_of_county",
     )
+
+
+def _km(metres: float) -> str:
+    """``2 km``, ``2.5 km``, ``539 km``: as precise as a clerk needs."""
+    text = f"{metres / 1000:.1f}" if metres < 10_000 else f"{metres / 1000:.0f}"
+    return f"{text.removesuffix('.0')} km"
 
 
 def _location(*, settings: Settings, lon: float, lat: float, crs: Crs) -> dict[str, Any]:

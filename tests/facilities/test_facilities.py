@@ -7,7 +7,7 @@ from app.db import Database
 from app.geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from app.geo.distance import haversine_m
 from app.models import Facility, FacilityStatus, Tier
-from tests.factories import World, county_today, make_facility
+from tests.factories import World, county, county_today, make_facility, off_the_edge
 
 API = "/api/v1/facilities"
 ROLES = ["admin", "county", "township", "other", "anonymous"]
@@ -288,11 +288,91 @@ def test_missing_required_fields_are_named(client: TestClient, world: World, mis
     assert response.json()["detail"][0]["loc"] == ["body", missing]
 
 
-def test_a_point_just_outside_the_box_but_inside_the_margin_is_accepted(
+# --- the county's outline: points near its edge ------------------------------------------
+
+
+def register(client: TestClient, world: World, point: tuple[float, float], **overrides):
+    body = new_facility(world, longitude=point[0], latitude=point[1], **overrides)
+    return client.post(API, json=body, headers=world.headers("county"))
+
+
+def test_a_point_just_inside_the_outline_is_accepted(client: TestClient, world: World) -> None:
+    assert register(client, world, off_the_edge(-50)).status_code == 201
+
+
+def test_a_point_just_outside_the_outline_but_within_the_margin_is_accepted(
     client: TestClient, world: World
 ) -> None:
-    body = new_facility(world, longitude=112.85, latitude=35.25)
-    assert client.post(API, json=body, headers=world.headers("county")).status_code == 201
+    point = off_the_edge(1500)
+    assert county().distance_outside_m(*point) > 1000
+    assert register(client, world, point).status_code == 201
+
+
+def test_a_point_beyond_the_margin_is_refused_naming_the_field_and_the_distance(
+    client: TestClient, world: World
+) -> None:
+    response = register(client, world, off_the_edge(2500, facing=(1.0, 0.0)))  # east of it
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert problem["loc"] == ["body", "longitude"]
+    assert "2.5 km outside the county 沁水县" in problem["msg"]
+    assert "more than the 2 km allowed" in problem["msg"]
+    assert "coordinate system" in problem["msg"]
+
+
+def test_the_margin_is_configured_in_metres(client: TestClient, world: World, settings) -> None:
+    settings.county_margin_m = 1000
+    response = register(client, world, off_the_edge(1500))
+    assert response.status_code == 422
+    assert "more than the 1 km allowed" in response.json()["detail"][0]["msg"]
+
+
+def test_a_point_inside_the_old_box_but_outside_the_county_is_refused(
+    client: TestClient, world: World
+) -> None:
+    point = (112.75, 35.35)  # in the box 111.9–112.8 × 35.3–36.2, south-east of the county
+    assert county().distance_outside_m(*point) > 5000
+    assert register(client, world, point).status_code == 422
+
+
+def _shift(crs: str) -> tuple[float, float]:
+    """Which way (east, north) a map app's coordinates lie from WGS-84 in the county."""
+    lon, lat = county().geometry.centroid.coords[0]
+    moved = wgs84_to_gcj02(lon, lat) if crs == "gcj02" else wgs84_to_bd09(lon, lat)
+    return moved[0] - lon, moved[1] - lat
+
+
+def _as(crs: str, point: tuple[float, float]) -> tuple[float, float]:
+    return wgs84_to_gcj02(*point) if crs == "gcj02" else wgs84_to_bd09(*point)
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_a_map_app_point_is_judged_after_conversion_inside(
+    client: TestClient, world: World, crs: str
+) -> None:
+    """1.8 km out in WGS-84 (allowed); the same numbers read as WGS-84 would be too far."""
+    wgs = off_the_edge(1800, facing=_shift(crs))
+    given = _as(crs, wgs)
+    assert county().distance_outside_m(*given) > 2100
+    accepted = register(client, world, given, crs=crs)
+    assert accepted.status_code == 201, accepted.text
+    assert haversine_m(accepted.json()["longitude"], accepted.json()["latitude"], *wgs) < 1
+    assert register(client, world, given, code="QS-NEW-02").status_code == 422
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_a_map_app_point_is_judged_after_conversion_outside(
+    client: TestClient, world: World, crs: str
+) -> None:
+    """2.3 km out in WGS-84 (refused); the same numbers read as WGS-84 would be allowed."""
+    east, north = _shift(crs)
+    wgs = off_the_edge(2300, facing=(-east, -north))
+    given = _as(crs, wgs)
+    assert county().distance_outside_m(*given) < 1900
+    refused = register(client, world, given, crs=crs)
+    assert refused.status_code == 422
+    assert f"converted from {crs}" in refused.json()["detail"][0]["msg"]
+    assert register(client, world, given).status_code == 201
 
 
 def test_the_out_of_county_message_says_where_the_point_is(
