@@ -39,6 +39,7 @@ test: lint
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/overdue.py
+	$(BIN)/python bench/feed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -18,9 +18,13 @@ from app.errors import install_error_handlers
 from app.exports.router import router as exports_router
 from app.facilities.router import router as facilities_router
 from app.funds.router import router as funds_router
+from app.geo.router import public_router as public_map_router
+from app.geo.router import router as map_router
 from app.inspections.router import router as inspections_router
 from app.limits import BodyLimitMiddleware, size_text
 from app.maintenance.router import router as maintenance_router
+from app.ogc import errors as ogc_errors
+from app.ogc.router import router as ogc_router
 from app.photos.processing import MAX_BYTES as MAX_PHOTO_BYTES
 from app.photos.router import router as photos_router
 from app.photos.store import LocalPhotoStore
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.photo_store = LocalPhotoStore(settings.photo_path)
     install_error_handlers(app)
+    ogc_errors.install(app)
     app.add_middleware(BodyLimitMiddleware, default=DEFAULT_BODY_LIMIT, routes=BODY_LIMITS)
 
     api = APIRouter(prefix="/api/v1")
@@ -84,12 +89,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         funds_router,
         reports_router,
         exports_router,
+        map_router,
         audit_router,
         vocabulary_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(ogc_router)
+    if settings.public_map:
+        app.include_router(public_map_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)

@@ -8,52 +8,22 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
+from tests import live
 from tests.factories import World, report_body
+from tests.live import LiveServer
 from tests.photos.images import jpeg
 
 CHUNK = 64 * 1024
 PART = b'--x\r\nContent-Disposition: form-data; name="file"; filename="p.jpg"\r\n\r\n'
 
+server = live.server  # the fixture: the test app under uvicorn
+
 # the limits are about HTTP, not SQL: one temporary SQLite database is enough
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@dataclass
-class LiveServer:
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[LiveServer]:
-    """The test app under uvicorn, in a thread, on a free port of 127.0.0.1."""
-    listening = socket.create_server(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
-    runner = uvicorn.Server(config)
-    thread = threading.Thread(target=runner.run, kwargs={"sockets": [listening]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if runner.started or not thread.is_alive():
-                break
-            thread.join(0.01)
-        assert runner.started, "uvicorn did not start"
-        yield LiveServer(*listening.getsockname()[:2])
-    finally:
-        runner.should_exit = True
-        thread.join(10)
-        listening.close()
 
 
 def send_chunked(server: LiveServer, path: str, headers: dict[str, str], chunks: int) -> bytes:

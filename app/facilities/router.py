@@ -3,24 +3,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.clock import local_today
-from app.config import BBox, parse_bbox
 from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
-from app.errors import InvalidInput
 from app.facilities import service
 from app.facilities.schemas import FacilityCreate, FacilityRead, FacilitySort, FacilityUpdate
+from app.geo.query import query_bbox
 from app.models import FacilityKind, FacilityStatus, Tier
 from app.schemas import Id, Page, SafeText
 
 router = APIRouter(prefix="/facilities", tags=["facilities"])
-
-
-def _bbox(value: str | None) -> BBox | None:
-    if value is None:
-        return None
-    try:
-        return parse_bbox(value)
-    except ValueError as exc:
-        raise InvalidInput(("query", "bbox"), f"bbox: {exc}") from None
 
 
 @router.get("", response_model=Page[FacilityRead], summary="Search the registry")
@@ -51,7 +41,7 @@ def list_facilities(
         kind=kind,
         status=status,
         q=q or None,
-        bbox=_bbox(bbox),
+        bbox=query_bbox(bbox),
         overdue=overdue,
     )
     rows, total = service.list_facilities(

@@ -17,6 +17,8 @@ class Facility(SQLModel, table=True):
         # The overdue list and its counts: active sites by due date, county-wide or per township.
         Index("ix_facilities_status_next_due_on", "status", "next_due_on"),
         Index("ix_facilities_township_status_next_due_on", "township_id", "status", "next_due_on"),
+        # The map feed's ETag: the latest change, an index lookup however many sites.
+        Index("ix_facilities_updated_at", "updated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

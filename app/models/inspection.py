@@ -18,6 +18,9 @@ class Inspection(SQLModel, table=True):
         # The facility's latest counted visit, and campaign coverage by local date.
         Index("ix_inspections_facility_inspected_at", "facility_id", "inspected_at"),
         Index("ix_inspections_township_inspected_on", "township_id", "inspected_on"),
+        # The map feed's ETag: the latest report and the latest review, by index.
+        Index("ix_inspections_received_at", "received_at"),
+        Index("ix_inspections_reviewed_at", "reviewed_at"),
         # A position is stored whole: WGS-84, as sent, and judged — or not at all.
         CheckConstraint(
             "(longitude IS NULL AND latitude IS NULL AND source_crs IS NULL"

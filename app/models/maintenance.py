@@ -22,6 +22,8 @@ class MaintenanceOrder(SQLModel, table=True):
         CheckConstraint("planned_cost_fen >= 0", name="planned_cost"),
         CheckConstraint("actual_cost_fen IS NULL OR actual_cost_fen >= 0", name="actual_cost"),
         Index("ix_maintenance_orders_township_year_status", "township_id", "year", "status"),
+        # The map feed's ETag: the latest change to any order, by index.
+        Index("ix_maintenance_orders_updated_at", "updated_at"),
         # One unfinished order per report, held by the database: a double click, or two
         # clerks at once, cannot open (and fund) the same work twice.
         Index(
