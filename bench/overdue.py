@@ -145,6 +145,7 @@ def populate(url: str, size: int, rng: random.Random) -> int:
                     "registered_on": registered,
                     "last_inspected_at": last,
                     "last_inspected_on": last_on,
+                    "last_condition": "good",
                     "next_due_on": last_on + timedelta(days=DEFAULT_INTERVAL_DAYS[tier]),
                     "created_at": now,
                     "updated_at": now,

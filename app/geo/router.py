@@ -59,12 +59,12 @@ def _answer(
     )
 
     def build() -> bytes:
-        items, _total = features.features(
+        return features.collection_bytes(
             session=session, user=user, filters=filters, today=today, limit=limit, offset=offset
         )
-        return features.encode(features.feature_collection(items))
 
-    return cached_body(request, tag=tag, build=build, cache_control=cache_control)
+    owner = "public" if user is None else f"user:{user.id}"
+    return cached_body(request, tag=tag, build=build, cache_control=cache_control, owner=owner)
 
 
 @router.get(

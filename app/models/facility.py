@@ -5,7 +5,7 @@ from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
-from app.models.enums import Crs, FacilityKind, FacilityStatus, Tier
+from app.models.enums import Condition, Crs, FacilityKind, FacilityStatus, Tier
 from app.models.township import Township
 
 
@@ -49,6 +49,9 @@ class Facility(SQLModel, table=True):
     last_inspected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: local (county time) date of ``last_inspected_at``, so due dates recompute in plain SQL
     last_inspected_on: date | None = None
+    #: the condition that last counted report found (kept with ``last_inspected_at``, so the
+    #: map feed reads it from this row instead of searching the reports)
+    last_condition: Condition | None = Field(default=None, sa_type=EnumText(Condition))
     next_due_on: date
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(

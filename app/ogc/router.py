@@ -193,7 +193,8 @@ def items(
             )
         )
 
-    return cached_body(request, tag=tag, build=build, headers=_CRS_HEADER)
+    owner = "public" if user is None else f"user:{user.id}"
+    return cached_body(request, tag=tag, build=build, headers=_CRS_HEADER, owner=owner)
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}")

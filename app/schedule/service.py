@@ -64,19 +64,25 @@ def recompute_due_dates(session: Session, *, tiers: list[Tier] | None = None) ->
 
 
 def refresh_last_inspection(session: Session, facility: Facility, *, tz: tzinfo) -> None:
-    """Set the facility's last counted inspection (not rejected) and its next due date.
+    """Set the facility's last counted inspection (not rejected), the condition it found,
+    and its next due date.
 
     Call with the facility row locked (``with_for_update``), so that two reports of one
     facility committing together cannot leave the older one as "last".
     """
-    latest = session.execute(
-        select(func.max(Inspection.inspected_at)).where(
+    last = session.execute(
+        select(Inspection.inspected_at, Inspection.condition)
+        .where(
             Inspection.facility_id == facility.id,
             Inspection.review_status != ReviewStatus.rejected,
         )
-    ).scalar_one()
+        .order_by(Inspection.inspected_at.desc(), Inspection.id.desc())
+        .limit(1)
+    ).first()
+    latest, condition = last if last is not None else (None, None)
     facility.last_inspected_at = latest
     facility.last_inspected_on = local_date(latest, tz) if latest else None
+    facility.last_condition = condition
     refresh_due(session, facility)
 
 

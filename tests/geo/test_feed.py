@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from app.models import (
     Condition,
+    Facility,
     FacilityKind,
     FacilityStatus,
     MaintenanceCategory,
@@ -19,6 +20,7 @@ from app.models import (
     ReviewStatus,
     Tier,
 )
+from app.schedule import service as schedule
 from tests.conftest import make_settings
 from tests.factories import World, county_today, make_facility, make_inspection
 
@@ -130,6 +132,11 @@ def test_last_condition_is_the_last_counted_report_and_open_maintenance_counts_u
                                 inspected_at=now - timedelta(days=1), tz=settings.tz,
                                 review_status=ReviewStatus.rejected)  # fmt: skip
         newer.condition = Condition.missing
+        session.flush()
+        # as the service does after a report or a review (DESIGN.md rule 2)
+        schedule.refresh_last_inspection(
+            session, session.get(Facility, world.facility_a.id), tz=settings.tz
+        )
     for status in OrderStatus:  # planned, approved, in_progress count; completed, cancelled not
         add_order(db, world.facility_a, status)
     add_order(db, world.facility_b, OrderStatus.planned)
@@ -307,3 +314,39 @@ def test_the_public_map_carries_public_properties_only(
         assert set(feature["properties"]) == {"code", "name", "kind", "tier", "status",
                                               "township_name"}  # fmt: skip
     assert public_client.get("/public/facilities.geojson?tier=gold").status_code == 422
+
+
+def test_a_large_feed_is_built_once_while_nothing_changes(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked again without If-None-Match, an unchanged feed comes from the app's cache,
+    gzipped or not; after a change it is built afresh."""
+    from app.geo import features, responses
+
+    monkeypatch.setattr(responses, "CACHE_MIN_BYTES", 0)
+    builds = []
+    real = features.collection_bytes
+    monkeypatch.setattr(features, "collection_bytes", lambda **kw: builds.append(1) or real(**kw))
+    plain = {"Accept-Encoding": "identity"}
+    first = client.get(FEED, headers=world.headers("admin") | plain)
+    again_gzip = client.get(FEED, headers=world.headers("admin"))  # TestClient accepts gzip
+    again_plain = client.get(FEED, headers=world.headers("admin") | plain)
+    assert len(builds) == 1
+    assert first.json() == again_gzip.json() == again_plain.json()
+    assert again_gzip.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in again_plain.headers
+
+    changed = client.patch(
+        f"/api/v1/facilities/{world.facility_a.id}",
+        json={"name": "改名后的烈士墓"},
+        headers=world.headers("county"),
+    )
+    assert changed.status_code == 200
+    after = client.get(FEED, headers=world.headers("admin"))
+    assert len(builds) == 2
+    names = {f["properties"]["name"] for f in after.json()["features"]}
+    assert "改名后的烈士墓" in names
+    # another scope never gets the admin's cached body
+    township = client.get(FEED, headers=world.headers("township"))
+    assert len(builds) == 3
+    assert len(township.json()["features"]) < len(after.json()["features"])
