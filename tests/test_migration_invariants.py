@@ -200,3 +200,43 @@ def test_double_clicked_orders_are_resolved_to_one_per_report_without_losing_mon
     assert ledger[-1] == ("release", 30_000, 3)
     assert sum(amount for _kind, amount, _order_id in ledger) == -committed
     assert audited == ["1", "3", "4"]
+
+
+def test_each_facility_gets_the_condition_of_its_last_counted_report(
+    empty_database: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Migration 0006 fills ``last_condition`` from the reports: a later rejected report
+    does not count, and a facility never inspected has none."""
+    settings = _at_0004_with_old_rows(empty_database, tmp_path)
+    engine = make_engine(empty_database)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO inspections (id, client_id, facility_id, township_id,"
+                " inspector_id, inspected_at, inspected_on, received_at, condition,"
+                " checklist, flags, review_status, receipt, payload_sha256)"
+                " VALUES (3, '00000000-0000-0000-0000-000000000003', 1, 1, 1, :t, :d, :t,"
+                " 'missing', '{}', '[]', 'rejected', 'BNCH-0000', :sha)"
+            ),
+            {"t": datetime(2026, 1, 3, tzinfo=UTC), "d": date(2026, 1, 3), "sha": "0" * 64},
+        )
+        c.execute(
+            text(
+                "INSERT INTO facilities (id, code, name, kind, tier, status, township_id,"
+                " longitude, latitude, source_crs, source_longitude, source_latitude, martyrs,"
+                " martyr_names, registered_on, next_due_on, created_at, updated_at)"
+                " VALUES (2, 'F-2', '未巡查墓', 'grave', 'county', 'active', 1, 112.2, 35.7,"
+                " 'wgs84', 112.2, 35.7, '[]', '', :d, :d, :t, :t)"
+            ),
+            {"t": NOW, "d": date(2025, 1, 1)},
+        )
+    engine.dispose()
+
+    migrate.upgrade(settings)
+
+    engine = make_engine(empty_database)
+    with engine.connect() as c:
+        found = dict(c.execute(text("SELECT id, last_condition FROM facilities")).all())
+    engine.dispose()
+    assert found == {1: "good", 2: None}

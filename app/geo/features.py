@@ -408,7 +408,9 @@ def feed_tag(
     """A weak ETag for the features ``user`` sees through ``filters`` on ``today``.
 
     Formula: SHA-256 over, in the caller's scope (the facilities of their township, or all):
-    max(updated_at) of facilities; max(updated_at) of townships (their names); max(id),
+    max(updated_at) of facilities (for a township also their count and the sum of their
+    ids, so a site moved in or out moves the tag); max(updated_at) of the townships in scope
+    (their names); max(id),
     max(received_at) and max(reviewed_at) of those facilities' reports; max(id) and
     max(updated_at) of their maintenance orders; max(updated_at) of the patrol policy —
     plus the county date, the scope (township id, staff or public), the filters and
@@ -421,10 +423,20 @@ def feed_tag(
     (migration 0006 indexes the timestamps), a township's rows otherwise; no body is built.
     """
     limit = None if user is None else access.township_limit(user)
-    facilities = select(func.max(Facility.updated_at))
+    facilities = select(Facility.id).select_from(Facility)
+    townships = select(func.max(Township.updated_at))
+    aggregates: list[Any] = [facilities.with_only_columns(func.max(Facility.updated_at))]
     if limit is not None:
+        # A township's own sites and its own row: a facility moved in or out changes the
+        # count and the sum of ids, and nothing of another township moves the tag.
         facilities = facilities.where(Facility.township_id == limit)
-    aggregates: list[Any] = [facilities, select(func.max(Township.updated_at))]
+        aggregates = [
+            facilities.with_only_columns(func.max(Facility.updated_at)),
+            facilities.with_only_columns(func.count()),
+            facilities.with_only_columns(func.sum(Facility.id)),
+        ]
+        townships = townships.where(Township.id == limit)
+    aggregates.append(townships)
     if user is not None:
         reports = select(Inspection.id).select_from(Inspection)
         orders = select(MaintenanceOrder.id).select_from(MaintenanceOrder)

@@ -64,7 +64,7 @@ class _GzipCache:
 
 def _slot(request: Request, owner: str) -> str:
     """What was asked, and for whom (a user, or the public map)."""
-    return f"{owner}:{request.url.path}?{request.url.query}"
+    return f"{owner}:{request.url}"  # the whole URL: OGC links name the host asked
 
 
 def _cache_of(request: Request) -> _GzipCache:

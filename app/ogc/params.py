@@ -18,6 +18,7 @@ from app.geo.features import FeatureFilters
 from app.geo.query import parse_instant
 from app.models import FacilityKind, FacilityStatus, Tier
 from app.ogc.errors import InvalidParameter
+from app.schemas import EARLIEST, LATEST
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 DEFAULT_LIMIT = 100
@@ -146,6 +147,8 @@ def _interval_end(text: str, tz: ZoneInfo, *, end: bool) -> datetime | None:
             day = datetime.strptime(text, "%Y-%m-%d").date()
         except ValueError:
             raise InvalidParameter(f"datetime: {text!r} is not a date (YYYY-MM-DD)") from None
+        if not EARLIEST <= day <= LATEST:
+            raise InvalidParameter(f"datetime: {text} is outside {EARLIEST.year}–{LATEST.year}")
         start = datetime.combine(day, time(), tz)
         return start + timedelta(days=1, microseconds=-1) if end else start
     try:

@@ -111,9 +111,10 @@ def collection(
 
 
 @router.get("/collections/{collection_id}/queryables")
-def queryables(request: Request, _user: MapUser, collection_id: str) -> Response:
+def queryables(request: Request, user: MapUser, collection_id: str) -> Response:
     single(request.query_params, COMMON)
-    return _json(service.queryables(_base(request), _known(collection_id)), service.SCHEMA)
+    document = service.queryables(_base(request), _known(collection_id), public=user is None)
+    return _json(document, service.SCHEMA)
 
 
 def _alternate(request: Request, user: User | None, values: dict[str, str]) -> str:

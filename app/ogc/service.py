@@ -84,15 +84,19 @@ def collection(
     if name == FACILITIES:
         box, first, last = features.extent(session=session, user=user)
         spatial = box or county_extent(settings)
-        extent: dict[str, Any] = {
-            "spatial": {"bbox": [list(spatial)], "crs": CRS84},
-            "temporal": {"interval": [[_time(first), _time(last)]], "trs": GREGORIAN},
-        }
+        extent: dict[str, Any] = {"spatial": {"bbox": [list(spatial)], "crs": CRS84}}
         title = "烈士纪念设施 Memorial facilities"
-        description = (
-            "Every facility in your scope with its status and patrol schedule "
-            "(temporal extent: last_inspected_at)."
-        )
+        if user is None:  # the public map shows nothing of the patrol schedule
+            description = "Every facility with its status (the public map)."
+        else:
+            extent["temporal"] = {
+                "interval": [[_time(first), _time(last)]],
+                "trs": GREGORIAN,
+            }
+            description = (
+                "Every facility in your scope with its status and patrol schedule "
+                "(temporal extent: last_inspected_at)."
+            )
     else:
         extent = {"spatial": {"bbox": [list(county_extent(settings))], "crs": CRS84}}
         title = "县域边界 County outline"
@@ -109,8 +113,9 @@ def collection(
     }
 
 
-def queryables(base: str, name: str) -> dict[str, Any]:
-    """JSON Schema of the properties a client may filter ``/items`` on."""
+def queryables(base: str, name: str, *, public: bool = False) -> dict[str, Any]:
+    """JSON Schema of the properties a client may filter ``/items`` on (the public map
+    has no schedule, so no ``overdue``)."""
     properties: dict[str, Any] = {}
     if name == FACILITIES:
         properties = {
@@ -118,8 +123,9 @@ def queryables(base: str, name: str) -> dict[str, Any]:
             "kind": {"type": "string", "enum": [k.value for k in FacilityKind]},
             "status": {"type": "string", "enum": [s.value for s in FacilityStatus]},
             "township_code": {"type": "string", "pattern": "^[0-9]{9}$"},
-            "overdue": {"type": "boolean"},
         }
+        if not public:
+            properties["overdue"] = {"type": "boolean"}
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": f"{base}/collections/{name}/queryables",

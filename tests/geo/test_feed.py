@@ -350,3 +350,69 @@ def test_a_large_feed_is_built_once_while_nothing_changes(
     township = client.get(FEED, headers=world.headers("township"))
     assert len(builds) == 3
     assert len(township.json()["features"]) < len(after.json()["features"])
+
+
+def test_a_facility_moved_between_townships_moves_both_townships_tags(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old township stops seeing the site (no 304, no cached body) and the new one
+    starts; a rename of a third party's township moves neither."""
+    from app.geo import responses
+
+    monkeypatch.setattr(responses, "CACHE_MIN_BYTES", 0)
+    before = {who: client.get(FEED, headers=world.headers(who)) for who in ("township", "other")}
+    rename = client.patch(
+        f"/api/v1/townships/{world.township_b.id}",
+        json={"name": "端氏镇（更名）"},
+        headers=world.headers("admin"),
+    )
+    assert rename.status_code == 200, rename.text
+    unchanged = client.get(FEED, headers=world.headers("township"))
+    assert unchanged.headers["etag"] == before["township"].headers["etag"]
+
+    moved = client.patch(
+        f"/api/v1/facilities/{world.facility_a.id}",
+        json={"township_id": world.township_b.id},
+        headers=world.headers("county"),
+    )
+    assert moved.status_code == 200, moved.text
+    for who, gained in (("township", False), ("other", True)):
+        stale = before[who].headers["etag"]
+        revalidated = client.get(FEED, headers=world.headers(who) | {"If-None-Match": stale})
+        assert revalidated.status_code == 200, who
+        assert revalidated.headers["etag"] != stale
+        held = world.facility_a.code in codes(revalidated.json())
+        assert held is gained, who
+
+
+def test_a_rejected_last_report_gives_the_previous_condition_back(
+    client: TestClient, world: World
+) -> None:
+    """Through the API, as county staff review: last_condition follows the review."""
+    from tests.factories import report_body
+
+    def report(condition: str, hours_ago: int) -> dict:
+        body = report_body(
+            world.facility_a,
+            condition=condition,
+            inspected_at=(datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat(),
+        )
+        response = client.post("/api/v1/inspections", json=body, headers=world.headers("township"))
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def last_condition() -> str | None:
+        document = feed(client, world, "township")
+        (site,) = [f for f in document["features"] if f["id"] == world.facility_a.id]
+        return site["properties"]["last_condition"]
+
+    report("good", hours_ago=3)
+    latest = report("missing", hours_ago=1)
+    assert last_condition() == "missing"
+    rejected = client.post(
+        f"/api/v1/inspections/{latest['id']}/review",
+        json={"decision": "rejected", "comment": "照片与设施不符"},
+        headers=world.headers("county"),
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert last_condition() == "good"

@@ -174,10 +174,21 @@ def test_with_the_public_map_on_no_token_gets_public_properties(
     assert public_client.get(ITEMS, params={"overdue": "true"}).status_code == 400
     signed_in = public_client.get(ITEMS, headers=world.headers("township")).json()
     assert codes(signed_in) == ["A-001"] and "overdue" in signed_in["features"][0]["properties"]
+    # nothing of the schedule on the public map: no temporal extent, no overdue queryable
+    collection = public_client.get("/ogc/collections/facilities").json()
+    assert "temporal" not in collection["extent"]
+    assert "schedule" not in collection["description"]
+    queryables = public_client.get("/ogc/collections/facilities/queryables").json()
+    assert "overdue" not in queryables["properties"]
+    signed_in_queryables = public_client.get(
+        "/ogc/collections/facilities/queryables", headers=world.headers("township")
+    ).json()
+    assert "overdue" in signed_in_queryables["properties"]
 
 
 JUNK = ["", "0", "-1", "abc", "1e999", "nan", "1,2,3", "1,2,3,4,5", "../..", "/", "%00", "%ED%A0%80", "%FF", "%",
-        "9" * 40, "true", "2026-13-45", "2026-01-01T00:00:00", "a/b/c", "180%2C90%2C-180%2C-90", "1%2C2%2C3", "%2E%2E/%2E%2E"]  # fmt: skip
+        "9" * 40, "true", "2026-13-45", "2026-01-01T00:00:00", "a/b/c", "180%2C90%2C-180%2C-90", "1%2C2%2C3", "%2E%2E/%2E%2E",
+        "0001-01-01", "0001-01-01/..", "../9999-12-31", "9999-12-31T23:59:59Z"]  # fmt: skip
 PARAMS = ["limit", "offset", "bbox", "bbox-crs", "datetime", "tier", "kind", "status",
           "township_code", "overdue", "f", "junk"]  # fmt: skip
 
