@@ -62,7 +62,8 @@ def to_read(facility: Facility, *, today: date) -> FacilityRead:
     )
 
 
-def _conditions(filters: FacilityFilters, *, today: date) -> list[Any]:
+def conditions_for(filters: FacilityFilters, *, today: date) -> list[Any]:
+    """The WHERE conditions of ``filters`` on facilities (the JSON API and the map feeds)."""
     conditions: list[Any] = []
     if filters.township_id is not None:
         conditions.append(Facility.township_id == filters.township_id)
@@ -116,7 +117,7 @@ def list_facilities(
 ) -> tuple[list[Facility], int]:
     if filters.township_id is not None:
         access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
-    conditions = _conditions(filters, today=today)
+    conditions = conditions_for(filters, today=today)
     count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
     total = session.exec(count.where(*conditions)).one()
     query = access.scope(select(Facility), user, Facility.township_id).where(*conditions)

@@ -34,6 +34,7 @@ from sqlmodel import Session
 
 from app import access
 from app.config import BBox
+from app.facilities import service as facilities
 from app.maintenance.service import OPEN
 from app.models import (
     Facility,
@@ -46,7 +47,6 @@ from app.models import (
     Township,
     User,
 )
-from app.schedule.service import overdue_condition
 
 #: what every signed-in caller sees of a facility, in this order
 PROPERTIES = (
@@ -141,29 +141,22 @@ def _changed_since(since: datetime) -> Any:
 
 
 def _conditions(filters: FeatureFilters, *, today: date) -> list[Any]:
-    conditions: list[Any] = []
+    """The registry's own filters (``facilities.service.conditions_for``) and the map's."""
+    conditions = facilities.conditions_for(
+        facilities.FacilityFilters(
+            township_id=filters.township_id,
+            tier=filters.tier,
+            kind=filters.kind,
+            status=filters.status,
+            bbox=filters.bbox,
+            overdue=filters.overdue,
+        ),
+        today=today,
+    )
     if filters.facility_id is not None:
         conditions.append(Facility.id == filters.facility_id)
-    if filters.township_id is not None:
-        conditions.append(Facility.township_id == filters.township_id)
     if filters.township_code is not None:
         conditions.append(Township.code == filters.township_code)
-    if filters.tier is not None:
-        conditions.append(Facility.tier == filters.tier)
-    if filters.kind is not None:
-        conditions.append(Facility.kind == filters.kind)
-    if filters.status is not None:
-        conditions.append(Facility.status == filters.status)
-    if filters.bbox is not None:
-        box = filters.bbox
-        conditions += [
-            Facility.longitude.between(box.min_lon, box.max_lon),
-            Facility.latitude.between(box.min_lat, box.max_lat),
-        ]
-    if filters.overdue is True:
-        conditions.append(overdue_condition(today))
-    elif filters.overdue is False:
-        conditions.append(~overdue_condition(today))
     if filters.updated_since is not None:
         conditions.append(_changed_since(filters.updated_since))
     if filters.by_inspection_time:
