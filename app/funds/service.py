@@ -314,8 +314,9 @@ def ledger(
     year: int | None,
     limit: int | None,
     offset: int = 0,
+    newest_first: bool = False,
 ) -> tuple[list[tuple[LedgerEntry, User | None]], int]:
-    """Ledger entries in the order they were written, with who wrote them."""
+    """Ledger entries in the order they were written (or newest first), with who wrote them."""
     if township_id is not None:
         access.ensure_visible(user, township_id, f"Township {township_id}")
     conditions: list[Any] = []
@@ -332,7 +333,7 @@ def ledger(
         access.scope(select(LedgerEntry, actor), user, LedgerEntry.township_id)
         .outerjoin(actor, actor.id == LedgerEntry.actor_id)
         .where(*conditions)
-        .order_by(LedgerEntry.id)
+        .order_by(LedgerEntry.id.desc() if newest_first else LedgerEntry.id)
         .offset(offset)
     )
     if limit is not None:

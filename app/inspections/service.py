@@ -248,8 +248,15 @@ class InspectionFilters:
 
 
 def list_inspections(
-    *, session: Session, user: User, filters: InspectionFilters, limit: int, offset: int
+    *,
+    session: Session,
+    user: User,
+    filters: InspectionFilters,
+    limit: int,
+    offset: int,
+    oldest_first: bool = False,
 ) -> tuple[list[Inspection], int]:
+    """Reports newest first (by inspection time), or oldest first (the review queue)."""
     if filters.township_id is not None:
         access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
     conditions: list[Any] = []
@@ -276,7 +283,13 @@ def list_inspections(
         access.scope_by_facility(select(Inspection), user, Inspection.facility_id)
         .where(*conditions)
         .options(*_LOAD)
-        .order_by(Inspection.inspected_at.desc(), Inspection.id.desc())
+        .order_by(
+            *(
+                (Inspection.inspected_at, Inspection.id)
+                if oldest_first
+                else (Inspection.inspected_at.desc(), Inspection.id.desc())
+            )
+        )
         .limit(limit)
         .offset(offset)
     ).scalars()

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import exists, extract, func, select
+from sqlalchemy import case, exists, extract, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
@@ -177,6 +177,29 @@ def generate(*, session: Session, actor: User, year: int) -> tuple[list[Campaign
     return [get_campaign(session=session, user=actor, campaign_id=i) for i in result], created  # type: ignore[arg-type]
 
 
+def _in_scope(campaign: Campaign) -> list[Any]:
+    """The campaign's sites: active, registered by the window's end, in its tiers and
+    townships (when it names any)."""
+    conditions: list[Any] = [
+        Facility.status == FacilityStatus.active,
+        Facility.registered_on <= campaign.ends_on,  # not yet registered: not in scope
+    ]
+    if campaign.tiers:
+        conditions.append(Facility.tier.in_(campaign.tiers))
+    if campaign.townships:
+        conditions.append(Facility.township_id.in_([t.id for t in campaign.townships]))
+    return conditions
+
+
+def _visited(campaign: Campaign) -> Any:
+    """A counted visit: a report not rejected, dated inside the window."""
+    return exists().where(
+        Inspection.facility_id == Facility.id,
+        Inspection.review_status != ReviewStatus.rejected,
+        Inspection.inspected_on.between(campaign.starts_on, campaign.ends_on),
+    )
+
+
 @dataclass
 class TownshipProgress:
     township: Township
@@ -185,33 +208,82 @@ class TownshipProgress:
     missing: list[Facility] = field(default_factory=list)
 
 
+@dataclass
+class TownshipCounts:
+    township: Township
+    in_scope: int = 0
+    inspected: int = 0
+
+    @property
+    def missing(self) -> int:
+        return self.in_scope - self.inspected
+
+
+def _townships_in(session: Session, user: User, campaign: Campaign) -> list[Township]:
+    limited = {t.id for t in campaign.townships}
+    return [t for t in township_service.visible(session, user) if not limited or t.id in limited]
+
+
+def progress_counts(*, session: Session, user: User, campaign: Campaign) -> list[TownshipCounts]:
+    """Sites in scope and sites visited per township the user sees: one grouped query,
+    the same cost at 60 sites or 50,000 (the pages use this; ``progress`` also lists
+    every missing site)."""
+    visited = func.sum(case((_visited(campaign), 1), else_=0))
+    query = (
+        select(Facility.township_id, func.count(), visited)
+        .where(*_in_scope(campaign))
+        .group_by(Facility.township_id)
+    )
+    counts = {
+        township_id: (total, done or 0)
+        for township_id, total, done in session.execute(
+            access.scope(query, user, Facility.township_id)
+        )
+    }
+    return [
+        TownshipCounts(t, *counts.get(t.id, (0, 0))) for t in _townships_in(session, user, campaign)
+    ]
+
+
+def missing_sites(
+    *,
+    session: Session,
+    user: User,
+    campaign: Campaign,
+    township_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Facility], int]:
+    """A page of in-scope sites with no counted visit in the window, by township and code."""
+    if township_id is not None:
+        access.ensure_visible(user, township_id, f"Township {township_id}")
+    conditions = [*_in_scope(campaign), ~_visited(campaign)]
+    if township_id is not None:
+        conditions.append(Facility.township_id == township_id)
+    count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
+    total = session.execute(count.where(*conditions)).scalar_one()
+    rows = session.execute(
+        access.scope(select(Facility), user, Facility.township_id)
+        .where(*conditions)
+        .options(selectinload(Facility.township))
+        .order_by(Facility.township_id, Facility.code)
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return list(rows), total
+
+
 def progress(
     *, session: Session, user: User, campaign_id: int
 ) -> tuple[Campaign, list[TownshipProgress]]:
     """Per township: active in-scope facilities (registered by the window's end), how many
     had a counted visit in the window, and which have not."""
     campaign = get_campaign(session=session, user=user, campaign_id=campaign_id)
-    visited = exists().where(
-        Inspection.facility_id == Facility.id,
-        Inspection.review_status != ReviewStatus.rejected,
-        Inspection.inspected_on.between(campaign.starts_on, campaign.ends_on),
-    )
-    query = select(Facility, visited.label("visited")).where(
-        Facility.status == FacilityStatus.active,
-        Facility.registered_on <= campaign.ends_on,  # not yet registered: not in scope
-    )
-    if campaign.tiers:
-        query = query.where(Facility.tier.in_(campaign.tiers))
-    if campaign.townships:
-        query = query.where(Facility.township_id.in_([t.id for t in campaign.townships]))
+    query = select(Facility, _visited(campaign).label("visited")).where(*_in_scope(campaign))
     query = access.scope(query, user, Facility.township_id)
     rows = session.execute(query.order_by(Facility.township_id, Facility.code)).all()
 
-    visible = {t.id: t for t in township_service.visible(session, user)}
-    in_scope_ids = {t.id for t in campaign.townships} if campaign.townships else set(visible)
-    report = {
-        tid: TownshipProgress(township=t) for tid, t in visible.items() if tid in in_scope_ids
-    }
+    report = {t.id: TownshipProgress(township=t) for t in _townships_in(session, user, campaign)}
     for facility, was_visited in rows:
         entry = report[facility.township_id]
         entry.in_scope += 1

@@ -334,7 +334,7 @@ def test_funds_state_machine(db: Database, settings: Settings) -> None:
     run_state_machine_as_test(
         Funds,
         settings=hypothesis_settings(
-            max_examples=30,
+            max_examples=40,
             # the same runs every time: the closing counts must not depend on luck in CI
             derandomize=True,
             stateful_step_count=25,
