@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=20, ge=0)
     #: serve /public/facilities.geojson (and /ogc without a token) with public properties
     public_map: bool = False
+    #: the pages' map base layer: an XYZ tile URL ({z}/{x}/{y}, optionally {s}) of Tianditu
+    #: or an intranet tile server; empty draws the outline and sites on a plain background
+    tile_url: str = Field(default="", max_length=500)
+    #: the attribution the tile server asks for (shown in the map's corner)
+    tile_attribution: str = Field(default="", max_length=300)
+    #: mark the pages' cookies Secure (sent over HTTPS only); unset means "in production".
+    #: Set false only for an intranet served over plain HTTP, where Secure cookies never
+    #: come back and nobody could sign in.
+    cookie_secure: bool | None = None
+    #: the county's name as the pages' top bar shows it
+    county_name: str = Field(default="沁水县", max_length=64)
 
     @field_validator("timezone")
     @classmethod
@@ -130,6 +141,10 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.env == "production" if self.cookie_secure is None else self.cookie_secure
 
     @property
     def photo_path(self) -> Path:

@@ -37,14 +37,13 @@ def get_session(request: Request, db: DatabaseDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+#: the web pages' session cookie: the same token the API issues (app.web.session)
+SESSION_COOKIE = "mp_session"
 
 
-def get_current_user(
-    db: DatabaseDep, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
-) -> User:
-    """The signed-in, active user named by the bearer token."""
-    if not token:
-        raise Unauthorized()
+def user_for_token(db: Database, settings: Settings, token: str) -> User:
+    """The active user a token names, or ``Unauthorized`` saying why it no longer works
+    (expired, deactivated, or issued before a password, role or township change)."""
     claims = decode_access_token(token, key=settings.signing_key())
     # A short read of its own, so the request's unit of work starts later (SQLite write lock).
     with db.session(write=False) as session:
@@ -54,6 +53,25 @@ def get_current_user(
     if claims["iat"] < user.tokens_valid_after.timestamp():
         raise Unauthorized("Your password or access changed since you signed in: sign in again")
     return user
+
+
+def get_current_user(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> User:
+    """The signed-in, active user named by the bearer token.
+
+    A GET or HEAD may instead carry the web pages' session cookie, so a signed-in page can
+    show thumbnails, draw the map feed and offer export links. Writes need the bearer
+    header (a cross-site form cannot set it); the pages' own forms carry a CSRF token.
+    """
+    if not token and request.method in _READ_METHODS:
+        token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthorized()
+    return user_for_token(db, settings, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -159,16 +159,25 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def app_error_response(exc: AppError) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def validation_error_response(exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """The API's handlers; ``app.web.router.install`` wraps the first two so that pages
+    get their errors as pages."""
+
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        return app_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+        return validation_error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

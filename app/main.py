@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import health
@@ -32,16 +32,21 @@ from app.reports.router import router as reports_router
 from app.schedule.router import router as schedule_router
 from app.townships.router import router as townships_router
 from app.vocabulary import router as vocabulary_router
+from app.web import router as web
+from app.web.headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: JSON bodies are small; photo uploads get room for one photo plus multipart framing
 DEFAULT_BODY_LIMIT = 1024 * 1024
+IMPORT_BYTES = 10 * 1024 * 1024
 BODY_LIMITS = [
     (
         r"/api/v1/(inspections|maintenance)/\d+/photos",
         MAX_PHOTO_BYTES + 64 * 1024,
         f"a photo may be at most {size_text(MAX_PHOTO_BYTES)}",
-    )
+    ),
+    # the administration page's facility spreadsheet (a county's registry is a few MB)
+    (r"/admin/import", IMPORT_BYTES, f"a spreadsheet may be at most {size_text(IMPORT_BYTES)}"),
 ]
 
 DESCRIPTION = """
@@ -76,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     ogc_errors.install(app)
     app.add_middleware(BodyLimitMiddleware, default=DEFAULT_BODY_LIMIT, routes=BODY_LIMITS)
+    app.add_middleware(SecurityHeadersMiddleware, tile_url=settings.tile_url)
 
     api = APIRouter(prefix="/api/v1")
     for router in (
@@ -113,8 +119,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_ui_parameters={"persistAuthorization": True},
         )
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    web.install(app)  # the pages: "/" is the dashboard
     return app

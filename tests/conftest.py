@@ -122,6 +122,11 @@ def _truncate_postgres(url: str) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database_url(request, tmp_path)
+
+
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A clean, migrated database of the backend ``request.param`` names."""
     if request.param == "sqlite":
         template = request.getfixturevalue("sqlite_template")
         path = tmp_path / "memorial.db"

@@ -5,14 +5,17 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from app import access
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.exports import docx
 from app.exports.tables import (
     DATE_FORMAT,
     PERCENT_FORMAT,
     XLSX,
     YUAN_FORMAT,
     Sheet,
+    _disposition,
     csv_response,
     xlsx_response,
 )
@@ -275,4 +278,29 @@ def export_annual(
         f"零散烈士纪念设施年度报告_{year}.xlsx",
         f"annual_report_{year}.xlsx",
         [overview, facilities, patrols, campaigns, maintenance, *fund_sheets],
+    )
+
+
+@router.get(
+    "/annual.docx",
+    response_class=Response,
+    responses={200: {"content": {docx.DOCX: {}}, "description": "a Word document"}},
+    summary="The annual report as a Word document: title, date, the paragraph, the tables",
+)
+def export_annual_docx(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: ReportYear
+) -> Response:
+    report = annual.annual_report(session=session, user=user, year=year)
+    own = access.township_limit(user)
+    township = next((r.township.name for r in report.funds.townships if r.township.id == own), None)
+    title = docx.annual_title(county=settings.county_name, township=township, year=year)
+    body = docx.annual_document(report, title=title, issued_on=local_today(settings.tz))
+    return Response(
+        body,
+        media_type=docx.DOCX,
+        headers={
+            "Content-Disposition": _disposition(
+                f"零散烈士纪念设施年度报告_{year}.docx", f"annual_report_{year}.docx"
+            )
+        },
     )

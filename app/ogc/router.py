@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request, Response
 
 from app.clock import local_today
-from app.deps import DatabaseDep, SessionDep, SettingsDep, get_current_user
+from app.deps import DatabaseDep, SessionDep, SettingsDep, user_for_token
 from app.errors import AppError
 from app.geo import features
 from app.geo.responses import cached_body
@@ -37,7 +37,7 @@ def map_user(request: Request, db: DatabaseDep, settings: SettingsDep) -> User |
     if scheme.lower() != "bearer" or not token.strip():
         raise OgcError(401, "Send 'Authorization: Bearer <token>'", headers=_CHALLENGE)
     try:
-        return get_current_user(db, settings, token.strip())
+        return user_for_token(db, settings, token.strip())
     except AppError as exc:
         raise OgcError(exc.status_code, str(exc.detail), headers=exc.headers) from None
 
