@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     county_margin_m: float = Field(default=2000.0, ge=0, le=50_000)
     photo_dir: Path | None = None
     token_ttl_minutes: int = Field(default=12 * 60, ge=5, le=30 * 24 * 60)
+    #: how long a township inspector's phone signed in at /m/signin stays signed in (revoked
+    #: at once, like every token, by a password, role or township change, or deactivation)
+    phone_session_days: int = Field(default=30, ge=1, le=90)
     onsite_radius_m: float = Field(default=150.0, gt=0, le=5000)
     onsite_max_radius_m: float = Field(default=500.0, gt=0, le=10000)
     #: failed logins for one username before it is locked for ``login_lock_minutes``

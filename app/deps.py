@@ -11,7 +11,7 @@ from app.config import Settings
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.models import Role, User
-from app.security import decode_access_token
+from app.security import csrf_matches, decode_access_token
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -39,6 +39,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 #: the web pages' session cookie: the same token the API issues (app.web.session)
 SESSION_COOKIE = "mp_session"
+#: the random seed of the browser's CSRF token (``app.security.csrf_token_for``)
+CSRF_COOKIE = "mp_csrf"
+#: a script of this site (the phone form) sends the CSRF token in this header
+CSRF_HEADER = "x-csrf-token"
 
 
 def user_for_token(db: Database, settings: Settings, token: str) -> User:
@@ -64,11 +68,22 @@ def get_current_user(
     """The signed-in, active user named by the bearer token.
 
     A GET or HEAD may instead carry the web pages' session cookie, so a signed-in page can
-    show thumbnails, draw the map feed and offer export links. Writes need the bearer
-    header (a cross-site form cannot set it); the pages' own forms carry a CSRF token.
+    show thumbnails, draw the map feed and offer export links. A write with the cookie
+    must also carry the browser's CSRF token in ``X-CSRF-Token`` (the phone form's scripts
+    do): a cross-site form can set neither that header nor compute the token.
     """
-    if not token and request.method in _READ_METHODS:
+    if not token:
         token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method not in _READ_METHODS:
+            sent = request.headers.get(CSRF_HEADER)
+            if sent is None:
+                token = None  # a cookie alone never authorises a write
+            elif not csrf_matches(
+                request.cookies.get(CSRF_COOKIE), sent, key=settings.signing_key()
+            ):
+                raise Forbidden(
+                    "The CSRF token does not match this browser's session: reload the page"
+                )
     if not token:
         raise Unauthorized()
     return user_for_token(db, settings, token)

@@ -13,6 +13,8 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.web import api_errors  # the pages' catalogs, for clients that ask for Chinese
+
 log = logging.getLogger("app")
 
 
@@ -159,25 +161,27 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def app_error_response(exc: AppError) -> JSONResponse:
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-def validation_error_response(exc: RequestValidationError) -> JSONResponse:
-    return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+def error_response(
+    request: Request, detail: Any, status_code: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """``{"detail": ...}``, in Chinese when the request's ``Accept-Language`` prefers it."""
+    detail, language = api_errors.localize(detail, request.headers.get("accept-language"))
+    return JSONResponse(
+        {"detail": detail}, status_code=status_code, headers={**(headers or {}), **language}
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """The API's handlers; ``app.web.router.install`` wraps the first two so that pages
+    """The API's handlers; ``app.web.router.install`` wraps the first three so that pages
     get their errors as pages."""
 
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return app_error_response(exc)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return error_response(request, exc.detail, exc.status_code, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error_response(exc)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, _validation_detail(exc), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -188,24 +192,24 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"No such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        headers = getattr(exc, "headers", None)
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+        return error_response(request, detail, exc.status_code, getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)
-    async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # Services check first; this is two requests racing past that check for a key we
         # expect. Anything else (NOT NULL, foreign key, CHECK) is a bug: let it be a 500.
         key = unique_key_violated(exc)
         if key not in EXPECTED_RACES:
             raise exc
         log.warning("unique key %s taken by a concurrent request: %s", key, exc.orig)
-        return JSONResponse({"detail": EXPECTED_RACES[key]}, status_code=409)
+        return error_response(request, EXPECTED_RACES[key], 409)
 
     @app.exception_handler(OperationalError)
-    async def _database_busy(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def _database_busy(request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("database unavailable: %s", exc)
-        return JSONResponse(
-            {"detail": "The database is busy or unreachable; please retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "5"},
+        return error_response(
+            request,
+            "The database is busy or unreachable; please retry shortly",
+            503,
+            {"Retry-After": "5"},
         )

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from fastapi import HTTPException
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCOPE_KEY = "memorial.body_limit"
@@ -61,7 +62,7 @@ class BodyLimitMiddleware:
         scope[SCOPE_KEY] = limit
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _reject(send, too_large_message(allowed))
+            await _reject(scope, send, too_large_message(allowed))
             return
         received = 0
 
@@ -87,17 +88,18 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _reject(send: Send, message: str) -> None:
-    body = json.dumps({"detail": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+async def _reject(scope: Scope, send: Send, message: str) -> None:
+    """The 413 before any handler runs, in Chinese for a client that prefers it."""
+    from app.web.api_errors import localize
+
+    accept_language = Headers(scope=scope).get("accept-language")
+    detail, language = localize(message, accept_language)
+    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in language.items()]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,5 +1,7 @@
-"""Password hashing (argon2) and bearer tokens (JWT, HS256)."""
+"""Password hashing (argon2), bearer tokens (JWT, HS256) and the CSRF token."""
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,3 +58,17 @@ def decode_access_token(token: str, *, key: str) -> dict[str, Any]:
     if claims.get("typ") != "access" or not str(claims["sub"]).isdigit():
         raise Unauthorized("The access token is not valid: sign in again")
     return claims
+
+
+def csrf_token_for(seed: str, *, key: str) -> str:
+    """The CSRF token of a browser: an HMAC, keyed by the signing key, of the random seed in
+    its ``mp_csrf`` cookie. A cross-site page can read neither, so cannot send the token."""
+    return hmac.new(key.encode(), f"csrf|{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_matches(seed: str | None, token: str | None, *, key: str) -> bool:
+    """Constant-time; any text a client sends (not hex, not ASCII) is simply no match."""
+    if not seed or not token:
+        return False
+    expected = csrf_token_for(seed, key=key).encode()
+    return hmac.compare_digest(expected, token.encode("utf-8", "surrogateescape"))

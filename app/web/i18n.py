@@ -85,9 +85,11 @@ def N_(message: str) -> str:
     return message
 
 
-def negotiate(cookie: str | None, accept_language: str | None) -> Locale:
+def negotiate(
+    cookie: str | None, accept_language: str | None, *, default: Locale = DEFAULT_LOCALE
+) -> Locale:
     """The switch's cookie first; then the browser's ``Accept-Language`` by its q values;
-    Chinese when neither says."""
+    ``default`` (Chinese for the pages) when neither says."""
     if cookie in LOCALES:
         return cookie  # type: ignore[return-value]
     for tag in _by_preference(accept_language or ""):
@@ -95,7 +97,7 @@ def negotiate(cookie: str | None, accept_language: str | None) -> Locale:
             return "zh_CN"
         if tag.startswith("en"):
             return "en"
-    return DEFAULT_LOCALE
+    return default
 
 
 def _by_preference(header: str) -> Iterable[str]:

@@ -5,6 +5,7 @@ Page areas live in ``app/web/pages/`` (one module each, with its templates under
 Pages call the services directly, never the API over HTTP.
 """
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
@@ -12,11 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.auth import service as auth_service
 from app.deps import DatabaseDep, SettingsDep
-from app.errors import AppError, TooManyRequests, Unauthorized, app_error_response
-from app.security import create_access_token
+from app.errors import AppError
 from app.web import errors as web_errors
+from app.web import signin as signin_form
 from app.web.i18n import LANG_COOKIE, LOCALES, N_
 from app.web.pages import (
     admin,
@@ -28,6 +28,7 @@ from app.web.pages import (
     maintenance,
     map,
     overdue,
+    phone,
     review,
 )
 from app.web.session import (
@@ -35,7 +36,6 @@ from app.web.session import (
     SignInRequired,
     clear_session,
     safe_next,
-    set_session,
     signin_url,
 )
 from app.web.templating import gettext, render
@@ -44,26 +44,6 @@ router = APIRouter(include_in_schema=False)
 
 #: paths that are not pages: their errors stay JSON
 _NOT_PAGES = ("/api/", "/ogc", "/public/", "/static/", "/health", "/docs", "/openapi.json")
-
-_REASONS = {
-    "expired": N_("Your session has expired. Please sign in again."),
-    "revoked": N_(
-        "Your password or access changed, or the account was deactivated. Please sign in again."
-    ),
-    "signedout": N_("You have signed out."),
-}
-
-web_errors.register(
-    (r"Wrong username or password", N_("Wrong username or password")),
-    (
-        r"Too many failed sign-ins for '(?P<username>.*)'; try again in (?P<minutes>\d+) minutes?",
-        N_("Too many failed sign-ins for %(username)s; try again in %(minutes)s minutes"),
-    ),
-    (
-        r"This account has been deactivated; ask the county administrator",
-        N_("This account has been deactivated; ask the county administrator"),
-    ),
-)
 
 
 def is_page(request: Request) -> bool:
@@ -76,8 +56,7 @@ def signin_page(
     next: Annotated[str, Query(max_length=2000)] = "/",
     reason: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    _ = gettext(request)
-    message = _(_REASONS[reason]) if reason in _REASONS else None
+    message = signin_form.reason_message(request, reason)
     return render(request, "signin.html", {"next": safe_next(next), "message": message})
 
 
@@ -91,29 +70,16 @@ def signin(
     next: Annotated[str, Form(max_length=2000)] = "/",
     _csrf: None = Csrf,
 ) -> Response:
-    _ = gettext(request)
-    context = {"next": safe_next(next), "username": username, "message": None}
-    if not username.strip() or not password:
-        context["error"] = _("Enter your username and password")
-        return render(request, "signin.html", context, status_code=422)
-    client = request.client.host if request.client else "unknown"
-    try:
-        user = auth_service.authenticate(
-            db=db, settings=settings, username=username, password=password, client=client
-        )
-    except (Unauthorized, TooManyRequests) as exc:
-        context["error"] = web_errors.translate(exc.detail, _)
-        return render(request, "signin.html", context, status_code=exc.status_code)
-    from datetime import timedelta
-
-    token = create_access_token(
-        user_id=user.id,  # type: ignore[arg-type]
-        key=settings.signing_key(),
-        ttl=timedelta(minutes=settings.token_ttl_minutes),
+    return signin_form.sign_in(
+        request,
+        db=db,
+        settings=settings,
+        username=username,
+        password=password,
+        next_url=safe_next(next),
+        template="signin.html",
+        ttl=lambda _user: timedelta(minutes=settings.token_ttl_minutes),
     )
-    response = RedirectResponse(safe_next(next), status_code=303)
-    set_session(response, token, settings)
-    return response
 
 
 @router.post("/signout")
@@ -153,30 +119,34 @@ for _area in (
     funds,
     annual,
     admin,
+    phone,
 ):
     router.include_router(_area.router)
 
 
 def install(app: FastAPI) -> None:
-    """Mount the pages and answer their errors as pages (API paths keep JSON)."""
+    """Mount the pages and answer their errors as pages; other paths keep the JSON
+    handlers installed before (``app.errors``, ``app.ogc.errors``)."""
     app.include_router(router)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(signin_url(exc.next_url, exc.reason), status_code=303)
 
+    previous_app = app.exception_handlers[AppError]
+
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
         if not is_page(request):
-            return app_error_response(exc)
+            return await previous_app(request, exc)
         return _error_page(request, exc.status_code, exc.detail)
+
+    previous_invalid = app.exception_handlers[RequestValidationError]
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        from app.errors import validation_error_response
-
         if not is_page(request):
-            return validation_error_response(exc)
+            return await previous_invalid(request, exc)
         return _error_page(request, 422, exc.errors())
 
     previous_http = app.exception_handlers[StarletteHTTPException]

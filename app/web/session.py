@@ -11,8 +11,6 @@ signing key) of a random ``mp_csrf`` cookie. A cross-site page can neither read 
 cookie nor compute the HMAC; SameSite=Lax keeps the session cookie off its POSTs anyway.
 """
 
-import hashlib
-import hmac
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -21,11 +19,11 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Form, Request, Response
 
 from app.config import Settings
-from app.deps import SESSION_COOKIE, DatabaseDep, SettingsDep, user_for_token
+from app.deps import CSRF_COOKIE, SESSION_COOKIE, DatabaseDep, SettingsDep, user_for_token
 from app.errors import AppError, Unauthorized
 from app.models import Role, User
+from app.security import csrf_matches, csrf_token_for
 
-CSRF_COOKIE = "mp_csrf"
 CSRF_FIELD = "csrf_token"
 
 
@@ -113,10 +111,13 @@ StaffPageUser = Annotated[User, Depends(staff_page_user)]
 AdminPageUser = Annotated[User, Depends(admin_page_user)]
 
 
-def set_session(response: Response, token: str, settings: Settings) -> None:
+def set_session(
+    response: Response, token: str, settings: Settings, *, ttl: timedelta | None = None
+) -> None:
+    """``ttl``: the token's lifetime (the pages' ``token_ttl_minutes`` unless given)."""
     # The cookie outlives its token by a day, so an expired session is recognised as such
     # ("your session has expired") instead of looking like a first visit.
-    lifetime = timedelta(minutes=settings.token_ttl_minutes) + timedelta(days=1)
+    lifetime = (ttl or timedelta(minutes=settings.token_ttl_minutes)) + timedelta(days=1)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -141,11 +142,6 @@ def clear_session(response: Response, settings: Settings) -> None:
 # --- CSRF --------------------------------------------------------------------------------
 
 
-def _csrf_for(seed: str, settings: Settings) -> str:
-    mac = hmac.new(settings.signing_key().encode(), f"csrf|{seed}".encode(), hashlib.sha256)
-    return mac.hexdigest()
-
-
 def csrf_token(request: Request) -> str:
     """The token for this browser's forms; makes the seed cookie if it has none yet
     (``app.web.templating.render`` then sets it on the response)."""
@@ -153,7 +149,7 @@ def csrf_token(request: Request) -> str:
     if not seed:
         seed = secrets.token_urlsafe(32)
         request.state.csrf_seed = seed
-    return _csrf_for(seed, request.app.state.settings)
+    return csrf_token_for(seed, key=request.app.state.settings.signing_key())
 
 
 def set_csrf_cookie(request: Request, response: Response) -> None:
@@ -163,6 +159,8 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
         response.set_cookie(
             CSRF_COOKIE,
             seed,
+            # kept for a year: a phone's queued reports carry the token made from it
+            max_age=365 * 24 * 3600,
             httponly=True,
             samesite="lax",
             secure=settings.secure_cookies,
@@ -173,9 +171,8 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
 def check_csrf(request: Request, csrf_token: Annotated[str, Form(max_length=128)] = "") -> None:
     """A dependency of every page route that changes something."""
     request.state.web_page = True
-    seed = request.cookies.get(CSRF_COOKIE)
-    expected = _csrf_for(seed, request.app.state.settings) if seed else None
-    if not expected or not hmac.compare_digest(expected, csrf_token):
+    key = request.app.state.settings.signing_key()
+    if not csrf_matches(request.cookies.get(CSRF_COOKIE), csrf_token, key=key):
         raise CsrfFailed()
 
 
