@@ -34,8 +34,12 @@ lint: $(VENV)/.installed-dev
 # slow machine: a time computed at collection fails its test (0 turns this off).
 MEMORIAL_TEST_CLOCK_SHIFT ?= 3600
 
+# pytest-xdist workers (CI has 2 cores); each has its own PostgreSQL database and Chromium.
+# 0 runs the tests in pytest's own process.
+TEST_WORKERS ?= 2
+
 test: lint
-	MEMORIAL_TEST_CLOCK_SHIFT=$(MEMORIAL_TEST_CLOCK_SHIFT) $(BIN)/pytest
+	MEMORIAL_TEST_CLOCK_SHIFT=$(MEMORIAL_TEST_CLOCK_SHIFT) $(BIN)/pytest -n $(TEST_WORKERS)
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/overdue.py

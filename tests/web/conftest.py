@@ -23,8 +23,11 @@ from tests.conftest import (
     BACKENDS,
     POSTGRES_URL,
     _truncate_postgres,
+    cleaning_engine,
+    empty_public_tables,
     fresh_database_url,
     make_settings,
+    public_tables,
 )
 from tests.live import LiveServer, server  # noqa: F401  (fixture)
 
@@ -79,7 +82,7 @@ def seeded_postgres_snapshot(postgres_url: str) -> str:
     with engine.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {SNAPSHOT} CASCADE"))
         connection.execute(text(f"CREATE SCHEMA {SNAPSHOT}"))
-        for table in _public_tables(connection):
+        for table in public_tables(connection):
             connection.execute(text(f'CREATE TABLE {SNAPSHOT}."{table}" AS TABLE "{table}"'))
     engine.dispose()
     return postgres_url
@@ -87,47 +90,30 @@ def seeded_postgres_snapshot(postgres_url: str) -> str:
 
 SNAPSHOT = "seed_snapshot"
 
-
-def _public_tables(connection) -> list[str]:
-    return list(
-        connection.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version' ORDER BY tablename"
-            )
-        ).scalars()
-    )
+#: tables with a serial ``id``: after a restore, their sequences continue past the rows
+_SERIAL_ID_TABLES = text(
+    "SELECT table_name FROM information_schema.columns "
+    "WHERE table_schema = 'public' AND column_name = 'id' "
+    "AND pg_get_serial_sequence(quote_ident(table_name), 'id') IS NOT NULL "
+    "ORDER BY table_name"
+)
 
 
 def _restore_postgres_snapshot(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        tables = _public_tables(connection)
-        # replica mode: the ledger's append-only triggers and the foreign keys stay quiet
-        # while the snapshot's rows come back as they were
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        names = ", ".join(f'"{t}"' for t in tables)
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        for table in tables:
-            connection.execute(text(f'INSERT INTO "{table}" SELECT * FROM {SNAPSHOT}."{table}"'))
-        with_ids = connection.execute(
-            text(
-                "SELECT table_name FROM information_schema.columns "
-                "WHERE table_schema = 'public' AND column_name = 'id'"
-            )
-        ).scalars()
-        for table in with_ids:
-            sequence = connection.execute(
-                text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": f'"{table}"'}
-            ).scalar()
-            if sequence:
-                connection.execute(
-                    text(
-                        f'SELECT setval(:s, COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)'
-                    ),
-                    {"s": sequence},
-                )
-    engine.dispose()
+    with cleaning_engine(url).begin() as connection:
+        # replica mode (set by empty_public_tables): the ledger's append-only triggers and
+        # the foreign keys stay quiet while the snapshot's rows come back as they were
+        empty_public_tables(connection)
+        statements = [
+            f'INSERT INTO "{table}" SELECT * FROM {SNAPSHOT}."{table}"'
+            for table in public_tables(connection)
+        ]
+        statements += [
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+            f'COALESCE((SELECT max(id) FROM "{table}"), 0) + 1, false)'
+            for table in connection.execute(_SERIAL_ID_TABLES).scalars()
+        ]
+        connection.execute(text("; ".join(statements)))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -238,7 +224,11 @@ def screenshot(page: object, name: str) -> Path:
     """A full-page screenshot in tests/artifacts/ (ignored by git), for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    # written aside and renamed: the same test on the other database may be saving this
+    # name at the same moment in another xdist worker
+    partial = path.with_name(f".{name}.{os.getpid()}.png")
+    page.screenshot(path=str(partial), full_page=True)  # type: ignore[attr-defined]
+    partial.replace(path)
     return path
 
 
