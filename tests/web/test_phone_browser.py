@@ -438,9 +438,10 @@ def test_a_report_goes_out_only_under_the_inspector_who_saved_it(phone: Phone) -
     phone.context.set_offline(True)
     fill(phone)
     client_id = submit(phone)
-    phone.context.set_offline(False)
-    # not sent yet, by the page or by its worker's Background Sync
+    # not sent yet, by the page or by its worker's Background Sync (blocked before the
+    # signal returns: the page sends the moment it does)
     phone.context.route("**/api/v1/inspections", lambda route: route.abort())
+    phone.context.set_offline(False)
     page.once("dialog", lambda dialog: dialog.accept())  # "reports are still waiting"
     page.click("#signout button")
     page.wait_for_url("**/m/signin?reason=signedout")
