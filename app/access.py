@@ -1,5 +1,10 @@
 """Who sees what (DESIGN.md rule 8): township users only their own township.
 
+Anything in another township answers 404 before any other check: a route about one object
+finds it for the caller (``ensure_visible``: 404) before it asks whether the caller's role
+may act on it (``ensure_role``: 403), so no answer tells a township user that another
+township's object exists.
+
 Reports, orders and photos belong to the township that owns their facility *now*: when the
 county moves a facility, its history moves with it. They are scoped through the facility
 (``scope_by_facility``), never through the township copied onto them when they were made.
@@ -9,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
 from app.models import Facility, Role, User
 
 
@@ -47,3 +52,15 @@ def ensure_visible(user: User, township_id: int | None, what: str) -> None:
     limit = township_limit(user)
     if limit is not None and township_id != limit:
         raise NotFound(f"{what} not found")
+
+
+def ensure_role(user: User, *roles: Role) -> None:
+    """403 unless ``user`` has one of ``roles`` (after the object was found: see above)."""
+    if user.role not in roles:
+        allowed = " or ".join(r.value for r in roles)
+        raise Forbidden(f"This needs the {allowed} role; you are a {user.role.value} user")
+
+
+def ensure_staff(user: User) -> None:
+    """403 unless ``user`` is county staff (a county clerk or an admin)."""
+    ensure_role(user, Role.admin, Role.county)

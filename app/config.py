@@ -84,12 +84,31 @@ class Settings(BaseSettings):
     phone_session_days: int = Field(default=30, ge=1, le=90)
     onsite_radius_m: float = Field(default=150.0, gt=0, le=5000)
     onsite_max_radius_m: float = Field(default=500.0, gt=0, le=10000)
-    #: failed logins for one username before it is locked for ``login_lock_minutes``
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lock_minutes: int = Field(default=15, ge=1)
+    #: failed sign-ins for one username, from any addresses, within ``login_lock_minutes``
+    #: before that name is locked for ``login_lock_minutes`` (app.auth.throttle)
+    login_max_failures: int = Field(default=10, ge=1, le=1000)
+    #: failed sign-ins from one client address, whatever the usernames, within
+    #: ``login_lock_minutes`` before that address is locked (password spraying)
+    login_max_failures_per_address: int = Field(default=10, ge=1, le=1000)
+    #: the window failures are counted in, and how long a lock lasts
+    login_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    #: the shortest password accepted when one is set (app.auth.passwords)
+    password_min_length: int = Field(default=10, ge=8, le=128)
     #: SQLAlchemy pool size for PostgreSQL; sync routes run in a 40-thread pool
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
+    #: PostgreSQL: how long to wait for a connection to open, and for a free pooled one,
+    #: before the request answers 503 (a stopped or unreachable database never hangs it)
+    db_connect_timeout_seconds: int = Field(default=5, ge=2, le=60)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    #: photos one worker process decodes at once (decoding is CPU-bound: about the cores)
+    photo_decode_slots: int = Field(default=2, ge=1, le=64)
+    #: the memory the pixels of the photos being decoded may take together, per worker
+    #: process, in MiB; a photo whose decoding alone would need more is refused (422)
+    photo_decode_memory_mb: int = Field(default=512, ge=64, le=65536)
+    #: uploads that may wait for a decoding slot, and for how long, before a 503
+    photo_decode_queue: int = Field(default=8, ge=0, le=1000)
+    photo_decode_wait_seconds: float = Field(default=10.0, ge=0, le=120)
     #: serve /public/facilities.geojson (and /ogc without a token) with public properties
     public_map: bool = False
     #: the pages' map base layer: an XYZ tile URL ({z}/{x}/{y}, optionally {s}) of Tianditu

@@ -1,9 +1,10 @@
 """Typed dependencies: the request's session, the caller, role checks, paging."""
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -15,12 +16,15 @@ from app.security import csrf_matches, decode_access_token
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency on
+# a worker thread, and each such hop costs more CPU than the work it would carry.
 
-def get_db(request: Request) -> Database:
+
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -28,10 +32,20 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_session(request: Request, db: DatabaseDep) -> Iterator[Session]:
-    """One session per request; reads do not take SQLite's write lock."""
-    with db.session(write=request.method not in _READ_METHODS) as session:
+async def get_session(request: Request, db: DatabaseDep) -> AsyncIterator[Session]:
+    """One session per request; reads do not take SQLite's write lock.
+
+    Making a session does no I/O; closing one does (a ROLLBACK) only while it still holds
+    a transaction, and only then goes to a worker thread.
+    """
+    session = db.session(write=request.method not in _READ_METHODS)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -49,9 +63,22 @@ def user_for_token(db: Database, settings: Settings, token: str) -> User:
     """The active user a token names, or ``Unauthorized`` saying why it no longer works
     (expired, deactivated, or issued before a password, role or township change)."""
     claims = decode_access_token(token, key=settings.signing_key())
-    # A short read of its own, so the request's unit of work starts later (SQLite write lock).
     with db.session(write=False) as session:
         user = session.get(User, int(claims["sub"]))
+    return _still_valid(user, claims)
+
+
+def user_in_session(session: Session, settings: Settings, token: str) -> User:
+    """``user_for_token`` read through the request's own session (no second connection),
+    and detached from it like the other's answer."""
+    claims = decode_access_token(token, key=settings.signing_key())
+    user = session.get(User, int(claims["sub"]), populate_existing=True)
+    if user is not None:
+        session.expunge(user)
+    return _still_valid(user, claims)
+
+
+def _still_valid(user: User | None, claims: dict[str, Any]) -> User:
     if user is None or not user.is_active:
         raise Unauthorized("This account no longer exists or has been deactivated")
     if claims["iat"] < user.tokens_valid_after.timestamp():
@@ -59,18 +86,13 @@ def user_for_token(db: Database, settings: Settings, token: str) -> User:
     return user
 
 
-def get_current_user(
-    request: Request,
-    db: DatabaseDep,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(_bearer)],
-) -> User:
-    """The signed-in, active user named by the bearer token.
+def _request_token(request: Request, settings: Settings, token: str | None) -> str:
+    """The bearer token, or else the pages' session cookie.
 
-    A GET or HEAD may instead carry the web pages' session cookie, so a signed-in page can
-    show thumbnails, draw the map feed and offer export links. A write with the cookie
-    must also carry the browser's CSRF token in ``X-CSRF-Token`` (the phone form's scripts
-    do): a cross-site form can set neither that header nor compute the token.
+    A GET or HEAD may carry the web pages' session cookie, so a signed-in page can show
+    thumbnails, draw the map feed and offer export links. A write with the cookie must
+    also carry the browser's CSRF token in ``X-CSRF-Token`` (the phone form's scripts do):
+    a cross-site form can set neither that header nor compute the token.
     """
     if not token:
         token = request.cookies.get(SESSION_COOKIE)
@@ -86,16 +108,48 @@ def get_current_user(
                 )
     if not token:
         raise Unauthorized()
-    return user_for_token(db, settings, token)
+    return token
+
+
+def get_current_user(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> User:
+    """The signed-in, active user named by the bearer token or the session cookie."""
+    token = _request_token(request, settings, token)
+    if db.dialect == "sqlite" and request.method not in _READ_METHODS:
+        # A short read of its own, so the request's write transaction, which takes
+        # SQLite's write lock at BEGIN, starts only when the route needs it.
+        return user_for_token(db, settings, token)
+    # Checked on every request (a deactivated user is out at once), in the request's own
+    # session: one connection, one transaction, for the user and the route.
+    return user_in_session(session, settings, token)
+
+
+def get_user_with_own_read(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> User:
+    """``get_current_user`` for routes that open their own short sessions (photo uploads):
+    no request session is opened, so nothing holds a pooled connection, or a transaction,
+    while the upload waits for its turn to decode and decodes for seconds."""
+    return user_for_token(db, settings, _request_token(request, settings, token))
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+#: the caller, read in a session of its own (routes without a request session)
+UploadingUser = Annotated[User, Depends(get_user_with_own_read)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
     allowed = " or ".join(r.value for r in roles)
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Forbidden(f"This needs the {allowed} role; you are a {user.role.value} user")
         return user
@@ -109,13 +163,16 @@ StaffUser = Annotated[User, Depends(require_roles(Role.admin, Role.county))]
 
 
 class Pagination:
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=500, description="rows per page")] = 50,
-        offset: Annotated[int, Query(ge=0, le=2_147_483_647, description="rows to skip")] = 0,
-    ) -> None:
+    def __init__(self, limit: int, offset: int) -> None:
         self.limit = limit
         self.offset = offset
 
 
-PageDep = Annotated[Pagination, Depends()]
+async def pagination(
+    limit: Annotated[int, Query(ge=1, le=500, description="rows per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=2_147_483_647, description="rows to skip")] = 0,
+) -> Pagination:
+    return Pagination(limit, offset)
+
+
+PageDep = Annotated[Pagination, Depends(pagination)]

@@ -9,8 +9,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Column, UniqueConstraint
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.web import api_errors  # the pages' catalogs, for clients that ask for Chinese
@@ -58,6 +65,55 @@ class UnsupportedMediaType(AppError):
 
 class TooManyRequests(AppError):
     status_code = 429
+
+
+class ServiceUnavailable(AppError):
+    """503: the server cannot take this request now; ``Retry-After`` says when to try again."""
+
+    status_code = 503
+
+    def __init__(self, detail: Any, *, retry_after: str) -> None:
+        super().__init__(detail, headers={"Retry-After": retry_after})
+
+
+class ErrorBody(BaseModel):
+    """The body of every error but a 422: ``{"detail": "what was wrong, and what to do"}``."""
+
+    detail: str
+
+
+#: what each error status means across the API (its OpenAPI description)
+ERROR_STATUSES: dict[int, str] = {
+    400: "The request body could not be read (not UTF-8 JSON, or a broken form)",
+    401: "Not signed in, or the sign-in has expired or been revoked",
+    403: "This role may not do this, or a cookie-signed write lacks its CSRF token",
+    404: "Not found, or not in your township",
+    409: "The request conflicts with the current state of what it changes",
+    413: "The request body is too large",
+    415: "The file is not of a type accepted here",
+    429: "Too many attempts: wait the seconds Retry-After says",
+    503: "The database is unavailable for a moment: retry after Retry-After seconds",
+}
+
+
+def error_responses(
+    *codes: int, why: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the error statuses an operation can answer, each with
+    its body (``why`` says it in the operation's own terms); 422 is FastAPI's own."""
+    why = why or {}
+    return {
+        code: {"model": ErrorBody, "description": why.get(code, ERROR_STATUSES[code])}
+        for code in codes
+    }
+
+
+#: what any operation behind sign-in can answer (router-level ``responses=``)
+SIGNED_IN = error_responses(401, 503)
+#: a write's body: unreadable or too large
+BODY = (400, 413)
+#: a list or feed filtered by ``township_id``: another township's id is a 404, not an empty list
+OTHER_TOWNSHIP = error_responses(404, why={404: "township_id names a township not yours"})
 
 
 def _sqlite_unique_names() -> dict[str, str]:
@@ -188,6 +244,8 @@ def install_error_handlers(app: FastAPI) -> None:
         detail: Any = exc.detail
         if exc.status_code == 413 and detail == "Content Too Large":
             detail = "The request body is too large"
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "The request body could not be read: send JSON (or a form) in UTF-8"
         elif exc.status_code == 404 and detail == "Not Found":
             detail = f"No such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
@@ -204,8 +262,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("unique key %s taken by a concurrent request: %s", key, exc.orig)
         return error_response(request, EXPECTED_RACES[key], 409)
 
-    @app.exception_handler(OperationalError)
-    async def _database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Down, restarting, unreachable, every pooled connection busy, or (SQLite) locked
+        # past the busy timeout: nothing the client did; the same request works later.
+        invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if isinstance(exc, InterfaceError) and not invalidated:
+            raise exc  # a programming error, not an outage: let it be a 500
         log.warning("database unavailable: %s", exc)
         return error_response(
             request,
@@ -213,3 +275,8 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             {"Retry-After": "5"},
         )
+
+    # OperationalError: refused, timed out, shut down; InterfaceError: a connection that
+    # died under the request; TimeoutError: no pooled connection free within pool_timeout.
+    for kind in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.add_exception_handler(kind, _database_unavailable)

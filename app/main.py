@@ -25,6 +25,7 @@ from app.limits import BodyLimitMiddleware, size_text
 from app.maintenance.router import router as maintenance_router
 from app.ogc import errors as ogc_errors
 from app.ogc.router import router as ogc_router
+from app.photos.gate import DecodeGate
 from app.photos.processing import MAX_BYTES as MAX_PHOTO_BYTES
 from app.photos.router import router as photos_router
 from app.photos.store import LocalPhotoStore
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.photo_store = LocalPhotoStore(settings.photo_path)
+    app.state.decode_gate = DecodeGate.from_settings(settings)  # one per worker process
     install_error_handlers(app)
     ogc_errors.install(app)
     app.add_middleware(BodyLimitMiddleware, default=DEFAULT_BODY_LIMIT, routes=BODY_LIMITS)

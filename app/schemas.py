@@ -9,11 +9,13 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 #: a row id as clients may send it: positive and within a 32-bit integer column
 Id = Annotated[int, Ge(1), Le(2_147_483_647)]
@@ -49,6 +51,22 @@ def _check_nested(value: Any) -> Any:
     return value
 
 
+def _no_repeats(values: Any) -> Any:
+    """A set arrives as a JSON array the schema says holds each value once (uniqueItems):
+    a repeated value is refused, not silently dropped."""
+    if isinstance(values, list):
+        try:
+            repeated = len(set(values)) != len(values)
+        except TypeError:  # unhashable items: the item type refuses them anyway
+            repeated = False
+        if repeated:
+            raise PydanticCustomError("unique_items", "List should not repeat a value")
+    return values
+
+
+#: on a ``set[...]`` field: ``[1, 1]`` is a 422, as its ``uniqueItems`` says
+NoRepeats = BeforeValidator(_no_repeats)
+
 #: a query-string or form value, checked like body text
 SafeText = Annotated[str, AfterValidator(check_text)]
 #: a phone number as people write them: digits, spaces, dashes, an optional leading +
@@ -72,10 +90,42 @@ def _utc_instant(value: datetime) -> datetime:
     return utc
 
 
-#: an instant with its UTC offset (required), normalised to UTC
-Instant = Annotated[AwareDatetime, AfterValidator(_utc_instant)]
-#: a county date within 1900–2100
-Day = Annotated[date, Ge(EARLIEST), Le(LATEST)]
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
+DATE_MESSAGE = "Input should be a valid date in ISO 8601 form (YYYY-MM-DD), such as 2025-04-04"
+DATETIME_MESSAGE = (
+    "Input should be a valid datetime in ISO 8601 form with its UTC offset,"
+    " such as 2025-04-04T09:30:00+08:00"
+)
+
+
+def _iso_date_text(value: Any) -> Any:
+    """Pydantic reads ``0`` (or ``"0"``) as 1970-01-01: a request may send only ISO text."""
+    if isinstance(value, date) and not isinstance(value, datetime):  # from our own code
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise PydanticCustomError("date_type", DATE_MESSAGE)
+
+
+def _iso_datetime_text(value: Any) -> Any:
+    """As ``_iso_date_text``, for instants (a number is not seconds since 1970 here)."""
+    if isinstance(value, datetime):  # from our own code
+        return value
+    if isinstance(value, str) and _ISO_DATETIME.fullmatch(value):
+        return value
+    raise PydanticCustomError("datetime_type", DATETIME_MESSAGE)
+
+
+#: an instant with its UTC offset (required), normalised to UTC; ISO 8601 text only
+Instant = Annotated[
+    AwareDatetime, BeforeValidator(_iso_datetime_text), AfterValidator(_utc_instant)
+]
+#: a county date within 1900–2100; ISO 8601 text (YYYY-MM-DD) only
+Day = Annotated[date, BeforeValidator(_iso_date_text), Ge(EARLIEST), Le(LATEST)]
 
 
 class InputModel(BaseModel):

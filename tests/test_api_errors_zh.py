@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app import schemas
 from app.db import Database
 from app.limits import too_large_message
 from app.main import BODY_LIMITS, DEFAULT_BODY_LIMIT
@@ -234,10 +235,11 @@ def test_a_client_id_reused_for_different_content(client: TestClient, world: Wor
 
 def test_a_client_id_reused_by_another_township(client: TestClient, world: World) -> None:
     body = report_body(world.facility_a)
-    client.post(API, json=body, headers=world.headers("township"))
+    stored = client.post(API, json=body, headers=world.headers("township")).json()
     en, zh = ask(post_report(client, world, body, who="other"))
-    assert en.startswith("A different report was already submitted with client_id")
-    assert zh.startswith("此 client_id 已被另一份巡查报告")
+    assert en.startswith(f"The client_id {body['client_id']} is already taken")
+    assert zh == "此报告的 client_id 已被占用：请为报告换用新的 client_id 后重新发送"
+    assert stored["receipt"] not in en + zh
 
 
 # --- signing in and roles --------------------------------------------------------------------
@@ -571,7 +573,10 @@ def raised_messages() -> dict[str, str]:
             if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
                 continue
             prefix = "Value error, " if ast.unparse(node.exc.func) == "ValueError" else ""
-            for argument in node.exc.args:
+            arguments = node.exc.args
+            if ast.unparse(node.exc.func) == "PydanticCustomError":
+                arguments = arguments[1:2]  # (error type, message): only the message is shown
+            for argument in arguments:
                 for text in _variants(argument, strings):
                     found[prefix + text] = f"app/{name}:{node.lineno}"
     return found
@@ -589,6 +594,8 @@ def test_the_walk_finds_the_messages() -> None:
     assert "Only JPEG, PNG or WebP photos are accepted (judged by the bytes)" in found
     assert "Facility 7 is archived, not active; it takes no reports" in found
     assert "Value error, must be between 1900 and 2100" in found
+    assert schemas.DATE_MESSAGE in found and "date_type" not in found  # PydanticCustomError
+
     assert any(m.startswith("The photo has more than") for m in found)  # through a variable
     assert len(found) >= 25
     untranslated = "Something new went wrong"

@@ -57,6 +57,8 @@ def _run_when_imported(node: ast.AST) -> Iterator[ast.AST]:
             yield from (d for d in child.args.kw_defaults if d is not None)
         elif isinstance(child, ast.Lambda):
             yield from child.args.defaults
+        elif isinstance(child, ast.If) and ast.unparse(child.test) == "__name__ == '__main__'":
+            continue  # a module run as a script (a test's subprocess), never on import
         elif isinstance(child, ast.ClassDef | ast.If | ast.With | ast.Try):
             yield from (part for part in ast.iter_child_nodes(child) if isinstance(part, ast.expr))
             yield from _run_when_imported(child)

@@ -5,12 +5,18 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.schemas import AuditRead
 from app.deps import PageDep, SessionDep, StaffUser
+from app.errors import SIGNED_IN, error_responses
 from app.schemas import Id, Instant, Page, SafeText
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], responses=SIGNED_IN)
 
 
-@router.get("", response_model=Page[AuditRead], summary="The audit log, newest first")
+@router.get(
+    "",
+    response_model=Page[AuditRead],
+    responses=error_responses(403),
+    summary="The audit log, newest first",
+)
 def list_audit(
     session: SessionDep,
     _user: StaffUser,

@@ -16,3 +16,7 @@ class AuditRead(BaseModel):
     object_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    #: SHA-256 of the entry before this one (64 zeros for the first): the audit chain
+    prev_hash: str
+    #: SHA-256 of this entry's canonical form (see ``memorial audit-verify``)
+    entry_hash: str

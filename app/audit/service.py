@@ -1,5 +1,7 @@
-"""The audit log: every change to facilities, users, policy, reviews, orders and funds."""
+"""The audit log: every change to facilities, users, policy, reviews, orders and funds,
+each entry chained to the one before by its hash (``app.audit.chain``)."""
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -7,6 +9,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
+from app.audit import chain
 from app.models import AuditEntry, User
 
 
@@ -36,11 +39,23 @@ def record(
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        before=before,
-        after=after,
+        # hashed as it will read back from the database (tuples become lists, ...)
+        before=_as_stored(before),
+        after=_as_stored(after),
+        prev_hash="",
+        entry_hash="",
     )
+    # The change itself goes to the database first, so that the chain's lock, taken
+    # next and held until commit, is the last lock this transaction waits for.
+    session.flush()
+    entry.prev_hash = chain.lock_tip(session)
+    entry.entry_hash = chain.entry_hash(entry, prev_hash=entry.prev_hash)
     session.add(entry)
     return entry
+
+
+def _as_stored(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else json.loads(json.dumps(value, ensure_ascii=False))
 
 
 def list_entries(

@@ -1,27 +1,24 @@
 """Sign-in (with a throttle shared by every worker) and user management."""
 
-import hashlib
-import math
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
 from app.audit import service as audit
+from app.auth import passwords, throttle
 from app.auth.schemas import UserCreate, UserUpdate
 from app.config import Settings
-from app.db import Database, insert_if_missing
+from app.db import Database
 from app.errors import (
     Conflict,
     InvalidInput,
     NotFound,
-    TooManyRequests,
     Unauthorized,
     conflict_on_duplicate,
 )
-from app.models import LoginThrottle, Role, User
+from app.models import Role, User
 from app.models.base import utcnow
 from app.security import hash_password, verify_password
 from app.townships import service as townships
@@ -37,47 +34,32 @@ USERNAME_KEYS = ("uq_users_username", "uq_users_username_lower")
 SYSTEM_USERNAME = "_system"
 
 
-def throttle_key(username: str, client: str) -> str:
-    return hashlib.sha256(f"{username.strip().lower()}\n{client}".encode()).hexdigest()
-
-
 def authenticate(
-    *, db: Database, settings: Settings, username: str, password: str, client: str
+    *, db: Database, settings: Settings, username: str, password: str, client: str | None
 ) -> User:
-    """The user whose credentials these are; a run of failures from one client address
-    locks that username there for a while.
+    """The user whose credentials these are, after the throttle (``app.auth.throttle``)
+    lets the attempt through: too many failures for this username from anywhere, or from
+    this client address for any username, answer 429 before any password is checked.
 
-    The password is checked (argon2, deliberately slow) outside any write transaction, so
-    sign-ins do not hold SQLite's write lock.
+    ``client``: the caller's address (``throttle.client_address``; None: unknown, counted
+    by username only). The password is checked (argon2, deliberately slow) outside any
+    write transaction, so sign-ins do not hold SQLite's write lock meanwhile.
     """
     now = utcnow()
-    key = throttle_key(username, client)
+    keys = throttle.Keys.of(username, client)
+    throttle.check(db=db, keys=keys, now=now)
+    with db.begin() as session:
+        throttle.reserve(session=session, settings=settings, keys=keys, now=now)
     with db.session(write=False) as session:
-        throttle = session.get(LoginThrottle, key)
         user = find_by_username(session=session, username=username)
-    if throttle and throttle.locked_until and throttle.locked_until > now:
-        raise TooManyRequests(
-            _locked_message(username, throttle.locked_until - now),
-            headers={"Retry-After": str(math.ceil((throttle.locked_until - now).total_seconds()))},
-        )
     if not verify_password(password, user.password_hash if user else None):
-        with db.begin() as session:
-            _register_failure(session=session, settings=settings, key=key, now=now)
-        raise Unauthorized("Wrong username or password")
+        raise Unauthorized("Wrong username or password")  # the reservation stays: a failure
     assert user is not None
+    with db.begin() as session:
+        throttle.release(session=session, settings=settings, keys=keys, now=now)
     if not user.is_active:
         raise Unauthorized("This account has been deactivated; ask the county administrator")
-    if throttle is not None:
-        with db.begin() as session:
-            session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
     return user
-
-
-def _locked_message(username: str, remaining: timedelta) -> str:
-    """Whole minutes, rounded up: a 15-minute lock reads "15 minutes" right after it starts."""
-    minutes = math.ceil(remaining.total_seconds() / 60)
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed sign-ins for '{username}'; try again in {minutes} {unit}"
 
 
 def find_by_username(*, session: Session, username: str) -> User | None:
@@ -85,23 +67,6 @@ def find_by_username(*, session: Session, username: str) -> User | None:
     return session.exec(
         select(User).where(func.lower(User.username) == username.strip().lower()).order_by(User.id)
     ).first()
-
-
-def _register_failure(*, session: Session, settings: Settings, key: str, now: datetime) -> None:
-    """Count one failure atomically (the row is locked), locking after too many."""
-    insert_if_missing(session, LoginThrottle, {"key": key, "failures": 0, "first_failed_at": now})
-    throttle = session.exec(
-        select(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    window = timedelta(minutes=settings.login_lock_minutes)
-    if throttle.first_failed_at < now - window:
-        throttle.failures, throttle.first_failed_at, throttle.locked_until = 0, now, None
-    throttle.failures += 1
-    if throttle.failures >= settings.login_max_failures:
-        throttle.locked_until = now + window
 
 
 def get_user(*, session: Session, user_id: int) -> User:
@@ -136,7 +101,11 @@ def list_users(
     return list(rows), total
 
 
-def create_user(*, session: Session, actor: User | None, data: UserCreate) -> User:
+def create_user(
+    *, session: Session, actor: User | None, data: UserCreate, settings: Settings | None = None
+) -> User:
+    """``settings``: the password rules' minimum length (its default without them)."""
+    passwords.check(data.password, username=data.username, settings=settings, field="password")
     if data.township_id is not None:
         townships.require(session, data.township_id)
     taken = f"The username '{data.username}' is already taken"
@@ -164,7 +133,14 @@ def create_user(*, session: Session, actor: User | None, data: UserCreate) -> Us
     return get_user(session=session, user_id=user.id)  # type: ignore[arg-type]
 
 
-def update_user(*, session: Session, actor: User, user_id: int, data: UserUpdate) -> User:
+def update_user(
+    *,
+    session: Session,
+    actor: User,
+    user_id: int,
+    data: UserUpdate,
+    settings: Settings | None = None,
+) -> User:
     user = get_user(session=session, user_id=user_id)
     if user.username == SYSTEM_USERNAME:
         raise Conflict(
@@ -180,6 +156,8 @@ def update_user(*, session: Session, actor: User, user_id: int, data: UserUpdate
     if changes.get("role") is None:
         changes.pop("role", None)
     password = changes.pop("password", None)
+    if password is not None:
+        passwords.check(password, username=user.username, settings=settings, field="password")
 
     if user.id == actor.id and (
         changes.get("is_active") is False or changes.get("role", Role.admin) is not Role.admin
@@ -225,12 +203,20 @@ def update_user(*, session: Session, actor: User, user_id: int, data: UserUpdate
 
 
 def change_own_password(
-    *, session: Session, user: User, current_password: str, new_password: str
+    *,
+    session: Session,
+    user: User,
+    current_password: str,
+    new_password: str,
+    settings: Settings | None = None,
 ) -> None:
     account = session.get(User, user.id)
     assert account is not None
     if not verify_password(current_password, account.password_hash):
         raise InvalidInput(("body", "current_password"), "The current password is not correct")
+    passwords.check(
+        new_password, username=account.username, settings=settings, field="new_password"
+    )
     account.password_hash = hash_password(new_password)
     account.tokens_valid_after = utcnow()
     audit.record(

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from app import access
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.errors import OTHER_TOWNSHIP, SIGNED_IN
 from app.exports import docx
 from app.exports.tables import (
     DATE_FORMAT,
@@ -29,7 +30,7 @@ from app.reports import annual
 from app.schedule import service as schedule
 from app.schemas import Day, Id
 
-router = APIRouter(prefix="/exports", tags=["exports"])
+router = APIRouter(prefix="/exports", tags=["exports"], responses=SIGNED_IN)
 
 OVERDUE_HEADER = [
     "编号", "名称", "乡镇", "村", "保护级别", "类型", "最近巡查时间", "应巡查日期", "逾期天数",
@@ -76,7 +77,7 @@ _CSV = {200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM"}}
 @router.get(
     "/overdue.csv",
     response_class=Response,
-    responses=_CSV,
+    responses={**_CSV, **OTHER_TOWNSHIP},
     summary="The overdue list as CSV (Chinese headers)",
 )
 def export_overdue_csv(
@@ -94,7 +95,7 @@ def export_overdue_csv(
 @router.get(
     "/overdue.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}},
+    responses={200: {"content": {XLSX: {}}}, **OTHER_TOWNSHIP},
     summary="The overdue list as an Excel workbook (Chinese headers)",
 )
 def export_overdue_xlsx(

@@ -4,16 +4,22 @@ from fastapi import APIRouter, Query, status
 
 from app.clock import local_today
 from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.facilities import service
 from app.facilities.schemas import FacilityCreate, FacilityRead, FacilitySort, FacilityUpdate
 from app.geo.query import query_bbox
 from app.models import FacilityKind, FacilityStatus, Tier
 from app.schemas import Id, Page, SafeText
 
-router = APIRouter(prefix="/facilities", tags=["facilities"])
+router = APIRouter(prefix="/facilities", tags=["facilities"], responses=SIGNED_IN)
 
 
-@router.get("", response_model=Page[FacilityRead], summary="Search the registry")
+@router.get(
+    "",
+    response_model=Page[FacilityRead],
+    responses=OTHER_TOWNSHIP,
+    summary="Search the registry",
+)
 def list_facilities(
     session: SessionDep,
     settings: SettingsDep,
@@ -44,7 +50,7 @@ def list_facilities(
         bbox=query_bbox(bbox),
         overdue=overdue,
     )
-    rows, total = service.list_facilities(
+    items, total = service.list_facility_reads(
         session=session,
         user=user,
         filters=filters,
@@ -53,7 +59,6 @@ def list_facilities(
         offset=page.offset,
         today=today,
     )
-    items = [service.to_read(f, today=today) for f in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -61,6 +66,7 @@ def list_facilities(
     "",
     response_model=FacilityRead,
     status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*BODY, 403, 409),
     summary="Register a facility",
 )
 def create_facility(
@@ -70,7 +76,12 @@ def create_facility(
     return service.to_read(facility, today=local_today(settings.tz))
 
 
-@router.get("/{facility_id}", response_model=FacilityRead, summary="One facility")
+@router.get(
+    "/{facility_id}",
+    response_model=FacilityRead,
+    responses=error_responses(404),
+    summary="One facility",
+)
 def read_facility(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, facility_id: Id
 ) -> FacilityRead:
@@ -81,6 +92,7 @@ def read_facility(
 @router.patch(
     "/{facility_id}",
     response_model=FacilityRead,
+    responses=error_responses(*BODY, 403, 404, 409),
     summary="Change a facility (township users: location, custodian, martyrs, notes only)",
 )
 def update_facility(
@@ -99,10 +111,11 @@ def update_facility(
 @router.delete(
     "/{facility_id}",
     response_model=FacilityRead,
+    responses=error_responses(403, 404, 413),
     summary="Archive a facility (status 'archived'; nothing is removed)",
 )
 def archive_facility(
-    session: SessionDep, settings: SettingsDep, user: StaffUser, facility_id: Id
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, facility_id: Id
 ) -> FacilityRead:
     facility = service.archive_facility(session=session, actor=user, facility_id=facility_id)
     return service.to_read(facility, today=local_today(settings.tz))

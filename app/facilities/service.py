@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import Select, func, or_
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
@@ -29,7 +30,7 @@ from app.facilities.schemas import (
 )
 from app.geo.crs import to_wgs84
 from app.geo.outline import outline
-from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, User
+from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, Township, User
 from app.schedule import service as schedule
 from app.schemas import TownshipRef
 from app.townships import service as townships
@@ -105,6 +106,26 @@ def _order_by(sort: FacilitySort) -> list[Any]:
     return [column.desc() if sort.startswith("-") else column.asc(), Facility.id.asc()]
 
 
+def _list_query(
+    *,
+    session: Session,
+    user: User,
+    filters: FacilityFilters,
+    sort: FacilitySort,
+    limit: int,
+    offset: int,
+    today: date,
+) -> tuple[Select[Any], int]:
+    """The page of facilities ``filters`` select, and how many they select in all."""
+    if filters.township_id is not None:
+        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
+    conditions = conditions_for(filters, today=today)
+    count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
+    total = session.exec(count.where(*conditions)).one()
+    query = access.scope(select(Facility), user, Facility.township_id).where(*conditions)
+    return query.order_by(*_order_by(sort)).limit(limit).offset(offset), total
+
+
 def list_facilities(
     *,
     session: Session,
@@ -115,28 +136,92 @@ def list_facilities(
     offset: int,
     today: date,
 ) -> tuple[list[Facility], int]:
-    if filters.township_id is not None:
-        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
-    conditions = conditions_for(filters, today=today)
-    count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
-    total = session.exec(count.where(*conditions)).one()
-    query = access.scope(select(Facility), user, Facility.township_id).where(*conditions)
-    rows = session.exec(
-        query.options(selectinload(Facility.township))
-        .order_by(*_order_by(sort))
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    query, total = _list_query(
+        session=session,
+        user=user,
+        filters=filters,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        today=today,
+    )
+    rows = session.exec(query.options(selectinload(Facility.township))).all()
     return list(rows), total
 
 
+def list_facility_reads(
+    *,
+    session: Session,
+    user: User,
+    filters: FacilityFilters,
+    sort: FacilitySort,
+    limit: int,
+    offset: int,
+    today: date,
+) -> tuple[list[FacilityRead], int]:
+    """``list_facilities`` in the API shape, read as plain rows (see ``reads_of``)."""
+    query, total = _list_query(
+        session=session,
+        user=user,
+        filters=filters,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        today=today,
+    )
+    return reads_of(session, query, today=today), total
+
+
+#: the township fields of a facility's API shape, labelled apart from the facility's own
+_TOWNSHIP_LABELS = {name: f"township__{name}" for name in TownshipRef.model_fields}
+
+
+@cache
+def _read_columns() -> tuple[Any, ...]:
+    facility = Facility.__table__.c  # type: ignore[attr-defined]
+    township = Township.__table__.c  # type: ignore[attr-defined]
+    own = [facility[name] for name in FacilityRead.model_fields if name in facility]
+    return (*own, *(township[name].label(label) for name, label in _TOWNSHIP_LABELS.items()))
+
+
+def reads_of(session: Session, query: Select[Any], *, today: date) -> list[FacilityRead]:
+    """The facilities ``query`` selects (filtered, ordered, paged), in the API shape.
+
+    Lists read plain columns with their township joined: building, tracking and then
+    dumping an ORM object per row cost more CPU than the whole rest of such a request.
+    """
+    rows = session.execute(
+        query.with_only_columns(*_read_columns(), maintain_column_froms=False).join_from(
+            Facility, Township, Township.id == Facility.township_id
+        )
+    ).mappings()
+    reads = []
+    for row in rows:
+        values = dict(row)
+        values["township"] = {name: values.pop(label) for name, label in _TOWNSHIP_LABELS.items()}
+        days = (today - values["next_due_on"]).days
+        overdue = values["status"] == FacilityStatus.active and days > 0
+        values["overdue"] = overdue
+        values["days_overdue"] = days if overdue else 0
+        reads.append(FacilityRead.model_validate(values))
+    return reads
+
+
 def get_facility(
-    *, session: Session, user: User, facility_id: int, for_update: bool = False
+    *,
+    session: Session,
+    user: User,
+    facility_id: int,
+    for_update: bool = False,
+    with_township: bool = True,
 ) -> Facility:
-    """A facility the user may see (404 otherwise), with its township loaded."""
+    """A facility the user may see (404 otherwise), with its township loaded unless the
+    caller needs only ``township_id`` (``with_township=False``: one query fewer)."""
     query = select(Facility).where(Facility.id == facility_id)
+    if with_township:
+        query = query.options(selectinload(Facility.township))
     # populate_existing: fresh after a change of township in this session
-    query = query.options(selectinload(Facility.township)).execution_options(populate_existing=True)
+    query = query.execution_options(populate_existing=True)
     if for_update:
         query = query.with_for_update(of=Facility)  # type: ignore[arg-type]
     facility = session.exec(query).first()
@@ -347,6 +432,8 @@ def update_facility(
     facility_id: int,
     data: FacilityUpdate,
 ) -> Facility:
+    # 404 for another township's facility before anything is said about the fields
+    facility = get_facility(session=session, user=actor, facility_id=facility_id, for_update=True)
     changes = data.model_dump(exclude_unset=True)
     if not access.is_staff(actor):
         refused = sorted(set(changes) - TOWNSHIP_EDITABLE)
@@ -354,7 +441,6 @@ def update_facility(
             raise Forbidden(
                 "Township users may not change " + ", ".join(refused) + "; ask the county bureau"
             )
-    facility = get_facility(session=session, user=actor, facility_id=facility_id, for_update=True)
     apply_update(
         session=session, settings=settings, actor=actor, facility=facility, changes=changes
     )
@@ -363,8 +449,10 @@ def update_facility(
 
 
 def archive_facility(*, session: Session, actor: User, facility_id: int) -> Facility:
-    """Mark a facility ``archived``: it leaves the patrol schedule, nothing is removed."""
+    """Mark a facility ``archived``: it leaves the patrol schedule, nothing is removed.
+    County work; another township's facility is a 404 first."""
     facility = get_facility(session=session, user=actor, facility_id=facility_id, for_update=True)
+    access.ensure_staff(actor)
     if facility.status is not FacilityStatus.archived:
         before = audit.snapshot(facility, exclude=_AUDIT_EXCLUDE)
         facility.status = FacilityStatus.archived

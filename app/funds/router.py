@@ -1,9 +1,10 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.clock import local_today
 from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.funds import service
 from app.funds.schemas import (
     AccountRead,
@@ -17,7 +18,7 @@ from app.funds.schemas import (
 from app.models import FundAllocation, LedgerEntry, Township, User
 from app.schemas import Id, Page, TownshipRef
 
-router = APIRouter(tags=["funds"])
+router = APIRouter(tags=["funds"], responses=SIGNED_IN)
 
 
 def allocation_read(allocation: FundAllocation, township: Township) -> AllocationRead:
@@ -54,16 +55,28 @@ ReportYear = Annotated[int, Depends(report_year)]
     "/fund-allocations",
     response_model=AllocationRead,
     status_code=status.HTTP_201_CREATED,
-    summary="Record funds handed to a township (经费下拨)",
+    responses={
+        200: {"model": AllocationRead, "description": "a replay: the stored allocation"},
+        **error_responses(
+            *BODY, 403, 409, why={409: "client_id already names a different allocation"}
+        ),
+    },
+    summary="Record funds handed to a township (经费下拨; send it again safely with a client_id)",
 )
 def create_allocation(
-    session: SessionDep, user: StaffUser, data: AllocationCreate
+    session: SessionDep, user: StaffUser, response: Response, data: AllocationCreate
 ) -> AllocationRead:
-    allocation = service.allocate(session=session, actor=user, data=data)
+    allocation, created = service.allocate_once(session=session, actor=user, data=data)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return allocation_read(allocation, session.get(Township, allocation.township_id))  # type: ignore[arg-type]
 
 
-@router.get("/fund-allocations", response_model=Page[AllocationRead], summary="Allocations")
+@router.get(
+    "/fund-allocations",
+    response_model=Page[AllocationRead],
+    responses=OTHER_TOWNSHIP,
+    summary="Allocations",
+)
 def list_allocations(
     session: SessionDep,
     user: CurrentUser,
@@ -84,7 +97,10 @@ def list_allocations(
 
 
 @router.get(
-    "/fund-allocations/{allocation_id}", response_model=AllocationRead, summary="One allocation"
+    "/fund-allocations/{allocation_id}",
+    response_model=AllocationRead,
+    responses=error_responses(404),
+    summary="One allocation",
 )
 def read_allocation(session: SessionDep, user: CurrentUser, allocation_id: Id) -> AllocationRead:
     allocation = service.get_allocation(session=session, user=user, allocation_id=allocation_id)
@@ -94,10 +110,11 @@ def read_allocation(session: SessionDep, user: CurrentUser, allocation_id: Id) -
 @router.post(
     "/fund-allocations/{allocation_id}/reverse",
     response_model=AllocationRead,
+    responses=error_responses(*BODY, 403, 404, 409),
     summary="Reverse an allocation with a ledger entry (409 if its money is already used)",
 )
 def reverse_allocation(
-    session: SessionDep, user: StaffUser, allocation_id: Id, data: AllocationReverse
+    session: SessionDep, user: CurrentUser, allocation_id: Id, data: AllocationReverse
 ) -> AllocationRead:
     allocation = service.reverse(
         session=session,
@@ -122,6 +139,7 @@ def read_summary(session: SessionDep, user: CurrentUser, year: ReportYear) -> Su
 @router.get(
     "/funds/ledger",
     response_model=Page[LedgerEntryRead],
+    responses=OTHER_TOWNSHIP,
     summary="The ledger (经费台账), in the order it was written",
 )
 def read_ledger(

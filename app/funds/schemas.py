@@ -1,3 +1,4 @@
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
@@ -10,6 +11,11 @@ from app.schemas import Day, Id, InputModel, Reason, TownshipRef
 
 
 class AllocationCreate(InputModel):
+    client_id: uuid.UUID | None = Field(
+        default=None,
+        description="made by the client (a UUID): sending the same allocation again with it"
+        " stores it once and answers 200 with the stored one",
+    )
     township_id: Id
     year: Year
     amount_fen: PositiveFen = Field(description="integer fen (分): 10000000 = 100,000.00 yuan")
@@ -30,6 +36,7 @@ class AllocationReverse(InputModel):
 
 class AllocationRead(BaseModel):
     id: int
+    client_id: uuid.UUID | None
     township: TownshipRef
     year: int
     amount_fen: int

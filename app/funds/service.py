@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from app import access
 from app.audit import service as audit
-from app.db import insert_if_missing
+from app.db import dialect_insert, insert_if_missing
 from app.errors import Conflict, Forbidden, NotFound
 from app.funds.money import yuan
 from app.funds.schemas import AllocationCreate
@@ -147,12 +147,61 @@ def record(
 
 def allocate(*, session: Session, actor: User | None, data: AllocationCreate) -> FundAllocation:
     """Record money a township receives; its account and the ledger follow."""
+    return allocate_once(session=session, actor=actor, data=data)[0]
+
+
+#: what an allocation says: a replay under the same ``client_id`` says the same
+_CONTENT = ("township_id", "year", "amount_fen", "source", "document_no", "allocated_on", "note")
+
+
+def _replay(session: Session, data: AllocationCreate) -> FundAllocation | None:
+    """The stored allocation for this ``client_id`` if this is a replay of it; 409 if it
+    differs (the 409 names the stored one: the client sent two allocations under one id)."""
+    existing = session.execute(
+        select(FundAllocation)
+        .where(FundAllocation.client_id == data.client_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if existing is None:
+        return None
+    if any(getattr(existing, name) != getattr(data, name) for name in _CONTENT):
+        raise Conflict(
+            f"A different allocation was already recorded with client_id {data.client_id}"
+            f" (allocation {existing.id}, {existing.document_no}); give a new allocation a new"
+            " client_id"
+        )
+    return existing
+
+
+def allocate_once(
+    *, session: Session, actor: User | None, data: AllocationCreate
+) -> tuple[FundAllocation, bool]:
+    """Record an allocation (True) or return the stored one it replays (False).
+
+    With a ``client_id`` the INSERT is skipped, not failed, when the id is taken (by an
+    earlier try whose answer was lost, or a retry racing it: the unique index decides on
+    both databases), and nothing else moves. Without one (old clients) every POST stores.
+    """
     townships.require(session, data.township_id)
     allocation = FundAllocation.model_validate(
         data, update={"created_by_id": actor.id if actor else None}
     )
-    session.add(allocation)
-    session.flush()
+    if data.client_id is None:
+        session.add(allocation)
+        session.flush()
+    else:
+        inserted_id = session.execute(
+            dialect_insert(session, FundAllocation)
+            .values(allocation.model_dump(exclude={"id"}))
+            .on_conflict_do_nothing(index_elements=[FundAllocation.client_id])
+            .returning(FundAllocation.id)
+        ).scalar_one_or_none()
+        if inserted_id is None:
+            replayed = _replay(session, data)
+            assert replayed is not None  # the id is taken, so its allocation is there
+            session.commit()
+            return replayed, False
+        allocation = session.get_one(FundAllocation, inserted_id)
     move(
         session,
         Movement(data.township_id, data.year, "An allocation", allocated=data.amount_fen),
@@ -178,7 +227,7 @@ def allocate(*, session: Session, actor: User | None, data: AllocationCreate) ->
         after=audit.snapshot(allocation),
     )
     session.commit()
-    return allocation
+    return allocation, True
 
 
 def get_allocation(
@@ -204,10 +253,12 @@ def reverse(
     reason: str,
     override_reason: str | None,
 ) -> FundAllocation:
-    """Cancel an allocation with a reversal entry; refused if the money is already used."""
+    """Cancel an allocation with a reversal entry; refused if the money is already used.
+    County work; another township's allocation is a 404 first."""
     allocation = get_allocation(
         session=session, user=actor, allocation_id=allocation_id, for_update=True
     )
+    access.ensure_staff(actor)
     if allocation.reversed_at is not None:
         raise Conflict(f"Allocation {allocation_id} was already reversed")
     overridden = move(

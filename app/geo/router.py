@@ -6,16 +6,16 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
-from app.errors import InvalidInput
+from app.errors import OTHER_TOWNSHIP, SIGNED_IN, InvalidInput, error_responses
 from app.geo import features
 from app.geo.query import parse_instant, query_bbox
 from app.geo.responses import GEOJSON, cached_body
 from app.models import FacilityKind, FacilityStatus, Tier, User
 from app.schemas import Id, Offset
 
-router = APIRouter(prefix="/map", tags=["map"])
+router = APIRouter(prefix="/map", tags=["map"], responses=SIGNED_IN)
 #: mounted only when MEMORIAL_PUBLIC_MAP is on
-public_router = APIRouter(prefix="/public", tags=["map"])
+public_router = APIRouter(prefix="/public", tags=["map"], responses=error_responses(503))
 
 _GEOJSON_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
@@ -26,7 +26,8 @@ _GEOJSON_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 TownshipCode = Annotated[
-    str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit township division code")
+    str | None,
+    Query(max_length=9, pattern=r"^[0-9]{9}$", description="9-digit township division code"),
 ]
 BBoxText = Annotated[
     str | None, Query(max_length=200, description="minLon,minLat,maxLon,maxLat (WGS-84)")
@@ -70,7 +71,7 @@ def _answer(
 @router.get(
     "/facilities.geojson",
     response_class=Response,
-    responses=_GEOJSON_ANSWERS,
+    responses={**_GEOJSON_ANSWERS, **OTHER_TOWNSHIP},
     summary="Every facility in your scope as GeoJSON (ETag; gzip)",
 )
 def facilities_geojson(

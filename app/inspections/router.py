@@ -2,7 +2,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
 
-from app.deps import CurrentUser, DatabaseDep, PageDep, SessionDep, SettingsDep, StaffUser
+from app.deps import (
+    CurrentUser,
+    DatabaseDep,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    UploadingUser,
+)
+from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.inspections import service
 from app.inspections.schemas import InspectionCreate, InspectionRead, ReviewCreate
 from app.models import Inspection, ReviewStatus
@@ -11,14 +19,17 @@ from app.photos.router import UPLOAD_RESPONSES, receive_upload
 from app.photos.schemas import PhotoRead
 from app.schemas import Day, Id, Page, SafeText
 
-router = APIRouter(prefix="/inspections", tags=["inspections"])
+router = APIRouter(prefix="/inspections", tags=["inspections"], responses=SIGNED_IN)
 
 
 @router.post(
     "",
     response_model=InspectionRead,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": InspectionRead, "description": "a replay: the stored report"}},
+    responses={
+        200: {"model": InspectionRead, "description": "a replay: the stored report"},
+        **error_responses(*BODY, 403, 404, 409),
+    },
     summary="Submit a patrol report (send it again safely: same client_id, same answer)",
 )
 def submit_inspection(
@@ -28,12 +39,17 @@ def submit_inspection(
     response: Response,
     data: InspectionCreate,
 ) -> InspectionRead:
-    inspection, created = service.submit(session=session, settings=settings, user=user, data=data)
+    report, created = service.submit(session=session, settings=settings, user=user, data=data)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return service.to_read(inspection)
+    return report
 
 
-@router.get("", response_model=Page[InspectionRead], summary="Patrol reports, newest first")
+@router.get(
+    "",
+    response_model=Page[InspectionRead],
+    responses=OTHER_TOWNSHIP,
+    summary="Patrol reports, newest first",
+)
 def list_inspections(
     session: SessionDep,
     user: CurrentUser,
@@ -66,7 +82,12 @@ def list_inspections(
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/{inspection_id}", response_model=InspectionRead, summary="One patrol report")
+@router.get(
+    "/{inspection_id}",
+    response_model=InspectionRead,
+    responses=error_responses(404),
+    summary="One patrol report",
+)
 def read_inspection(session: SessionDep, user: CurrentUser, inspection_id: Id) -> InspectionRead:
     return service.to_read(
         service.get_inspection(session=session, user=user, inspection_id=inspection_id)
@@ -76,12 +97,13 @@ def read_inspection(session: SessionDep, user: CurrentUser, inspection_id: Id) -
 @router.post(
     "/{inspection_id}/review",
     response_model=InspectionRead,
+    responses=error_responses(*BODY, 403, 404),
     summary="Accept or reject a report (a rejected report stops counting)",
 )
 def review_inspection(
     session: SessionDep,
     settings: SettingsDep,
-    user: StaffUser,
+    user: CurrentUser,  # county staff: checked after the 404 for another township's report
     inspection_id: Id,
     data: ReviewCreate,
 ) -> InspectionRead:
@@ -102,7 +124,7 @@ def upload_photo(
     request: Request,
     db: DatabaseDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: UploadingUser,
     response: Response,
     inspection_id: Id,
     file: Annotated[UploadFile, File(description="the photo")],

@@ -4,7 +4,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile, status
 
 from app.clock import local_today
-from app.deps import CurrentUser, DatabaseDep, PageDep, SessionDep, SettingsDep, StaffUser
+from app.deps import (
+    CurrentUser,
+    DatabaseDep,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    UploadingUser,
+)
+from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.maintenance import service
 from app.maintenance.schemas import (
     Cancellation,
@@ -28,7 +36,9 @@ from app.photos.router import UPLOAD_RESPONSES, receive_upload
 from app.photos.schemas import PhotoRead
 from app.schemas import Id, Page, TownshipRef, UserRef
 
-router = APIRouter(tags=["maintenance"])
+router = APIRouter(tags=["maintenance"], responses=SIGNED_IN)
+#: what a change to an order can meet: not found, a role or state that forbids it, money
+_CHANGE = error_responses(*BODY, 403, 404, 409)
 
 
 def to_read(order: MaintenanceOrder, *, today: date) -> OrderRead:
@@ -49,19 +59,28 @@ def to_read(order: MaintenanceOrder, *, today: date) -> OrderRead:
 
 @router.post(
     "/maintenance",
+    responses={200: {"model": OrderRead, "description": "a replay: the stored order"}, **_CHANGE},
     response_model=OrderRead,
     status_code=status.HTTP_201_CREATED,
-    summary="Plan maintenance work on a facility",
+    summary="Plan maintenance work on a facility (send it again safely with a client_id)",
 )
 def create_order(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, data: OrderCreate
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    response: Response,
+    data: OrderCreate,
 ) -> OrderRead:
-    order = service.create_order(session=session, settings=settings, user=user, data=data)
+    order, created = service.create_order_once(
+        session=session, settings=settings, user=user, data=data
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return to_read(order, today=local_today(settings.tz))
 
 
 @router.post(
     "/inspections/{inspection_id}/maintenance",
+    responses=_CHANGE,
     response_model=OrderRead,
     status_code=status.HTTP_201_CREATED,
     summary="Open an order from a patrol report, prefilled from its problems",
@@ -83,7 +102,12 @@ def create_order_from_report(
     return to_read(order, today=local_today(settings.tz))
 
 
-@router.get("/maintenance", response_model=Page[OrderRead], summary="Maintenance orders")
+@router.get(
+    "/maintenance",
+    response_model=Page[OrderRead],
+    responses=OTHER_TOWNSHIP,
+    summary="Maintenance orders",
+)
 def list_orders(
     session: SessionDep,
     settings: SettingsDep,
@@ -117,7 +141,12 @@ def list_orders(
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/maintenance/{order_id}", response_model=OrderRead, summary="One order")
+@router.get(
+    "/maintenance/{order_id}",
+    response_model=OrderRead,
+    responses=error_responses(404),
+    summary="One order",
+)
 def read_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
 ) -> OrderRead:
@@ -126,7 +155,10 @@ def read_order(
 
 
 @router.patch(
-    "/maintenance/{order_id}", response_model=OrderRead, summary="Change an order still planned"
+    "/maintenance/{order_id}",
+    response_model=OrderRead,
+    responses=_CHANGE,
+    summary="Change an order still planned",
 )
 def update_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: OrderUpdate
@@ -137,13 +169,14 @@ def update_order(
 
 @router.post(
     "/maintenance/{order_id}/approve",
+    responses=_CHANGE,
     response_model=OrderRead,
     summary="Approve: commit the planned cost (409 past the available balance)",
 )
 def approve_order(
     session: SessionDep,
     settings: SettingsDep,
-    user: StaffUser,
+    user: CurrentUser,  # county staff: checked after the 404 for another township's order
     order_id: Id,
     data: Annotated[Override | None, Body()] = None,
 ) -> OrderRead:
@@ -152,7 +185,12 @@ def approve_order(
     return to_read(order, today=local_today(settings.tz))
 
 
-@router.post("/maintenance/{order_id}/start", response_model=OrderRead, summary="Start the work")
+@router.post(
+    "/maintenance/{order_id}/start",
+    response_model=OrderRead,
+    responses=error_responses(403, 404, 409, 413),
+    summary="Start the work",
+)
 def start_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
 ) -> OrderRead:
@@ -162,6 +200,7 @@ def start_order(
 
 @router.post(
     "/maintenance/{order_id}/complete",
+    responses=_CHANGE,
     response_model=OrderRead,
     summary="Complete: record the actual cost, payee and invoice",
 )
@@ -176,13 +215,14 @@ def complete_order(
 
 @router.post(
     "/maintenance/{order_id}/correct-cost",
+    responses=_CHANGE,
     response_model=OrderRead,
     summary="Correct a completed order's actual cost: a reversal entry and a new spend",
 )
 def correct_order_cost(
     session: SessionDep,
     settings: SettingsDep,
-    user: StaffUser,
+    user: CurrentUser,  # county staff: checked after the 404 for another township's order
     order_id: Id,
     data: CostCorrection,
 ) -> OrderRead:
@@ -192,6 +232,7 @@ def correct_order_cost(
 
 @router.post(
     "/maintenance/{order_id}/cancel",
+    responses=_CHANGE,
     response_model=OrderRead,
     summary="Cancel an open order (an approved one gives its commitment back)",
 )
@@ -213,7 +254,7 @@ def upload_photo(
     request: Request,
     db: DatabaseDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: UploadingUser,
     response: Response,
     order_id: Id,
     file: Annotated[UploadFile, File(description="the photo")],

@@ -1,3 +1,4 @@
+import uuid
 from datetime import date, datetime
 from typing import Annotated
 
@@ -13,6 +14,11 @@ Description = Annotated[str, StringConstraints(max_length=4000)]
 
 
 class OrderCreate(InputModel):
+    client_id: uuid.UUID | None = Field(
+        default=None,
+        description="made by the client (a UUID): sending the same order again with it"
+        " opens it once and answers 200 with the stored one",
+    )
     facility_id: Id
     inspection_id: Id | None = Field(default=None, description="the report that found the problem")
     category: MaintenanceCategory
@@ -83,6 +89,7 @@ class FacilityRef(BaseModel):
 
 class OrderRead(BaseModel):
     id: int
+    client_id: uuid.UUID | None
     facility: FacilityRef
     township: TownshipRef = Field(
         description="the township that owns the facility now, and so the order"

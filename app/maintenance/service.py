@@ -47,6 +47,8 @@ from app.models.enums import CHECKLIST_PROBLEMS_ZH, CONDITION_LABELS_ZH
 OPEN = (OrderStatus.planned, OrderStatus.approved, OrderStatus.in_progress)
 #: the partial unique index that allows one unfinished order per report
 UNFINISHED_PER_REPORT = "uq_maintenance_orders_unfinished_per_report"
+#: the unique index on the client's ``client_id``
+CLIENT_ID_KEY = "ix_maintenance_orders_client_id"
 #: action → (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[tuple[OrderStatus, ...], OrderStatus]] = {
     "approve": ((OrderStatus.planned,), OrderStatus.approved),
@@ -144,9 +146,65 @@ def _report_taken(inspection_id: int, order: MaintenanceOrder) -> Conflict:
 def create_order(
     *, session: Session, settings: Settings, user: User, data: OrderCreate
 ) -> MaintenanceOrder:
-    """Open an order. One unfinished order per report: the database holds the rule (a
+    """Open an order (see ``create_order_once``)."""
+    return create_order_once(session=session, settings=settings, user=user, data=data)[0]
+
+
+#: the header of the 409 for a ``client_id`` another township's order holds (as reports')
+CLIENT_ID_TAKEN = inspections.CLIENT_ID_TAKEN
+#: what an order says: a replay under the same ``client_id`` says the same
+_CONTENT = (
+    "facility_id",
+    "inspection_id",
+    "category",
+    "title",
+    "description",
+    "planned_cost_fen",
+    "due_on",
+    "assignee",
+)
+
+
+def _replay(session: Session, user: User, data: OrderCreate) -> MaintenanceOrder | None:
+    """The stored order for this ``client_id`` if this is a replay of it; 409 if it differs.
+
+    Another township's order is not the caller's to see: its 409 says only that the id is
+    taken (nothing of the order)."""
+    found = session.execute(
+        select(MaintenanceOrder.id, Facility.township_id)
+        .join(Facility, Facility.id == MaintenanceOrder.facility_id)
+        .where(MaintenanceOrder.client_id == data.client_id)
+    ).first()
+    if found is None:
+        return None
+    existing_id, township_id = found
+    if access.township_limit(user) not in (None, township_id):
+        raise Conflict(
+            f"The client_id {data.client_id} is already taken; give this order a new"
+            " client_id and send it again",
+            headers={CLIENT_ID_TAKEN: "true"},
+        )
+    existing = _load(session, existing_id)
+    assert existing is not None
+    differs = any(getattr(existing, name) != getattr(data, name) for name in _CONTENT)
+    if differs or data.year not in (None, existing.year):
+        raise Conflict(
+            f"A different maintenance order was already opened with client_id {data.client_id}"
+            f" (order {existing.id}); give a new order a new client_id"
+        )
+    return existing
+
+
+def create_order_once(
+    *, session: Session, settings: Settings, user: User, data: OrderCreate
+) -> tuple[MaintenanceOrder, bool]:
+    """Open an order (True), or return the stored one a retry with the same ``client_id``
+    replays (False). One unfinished order per report: the database holds the rule (a
     partial unique index), so of two concurrent requests one gets a 409 naming the other's
-    order; a completed or cancelled order no longer blocks a new one."""
+    order; a completed or cancelled order no longer blocks a new one. The ``client_id`` is
+    a unique index too: of two concurrent sends of one order, the second replays the first."""
+    if data.client_id is not None and (existing := _replay(session, user, data)) is not None:
+        return existing, False
     facility = facilities.get_facility(session=session, user=user, facility_id=data.facility_id)
     _ensure_takes_work(facility)
     if data.inspection_id is not None:
@@ -166,7 +224,17 @@ def create_order(
         with session.begin_nested():
             session.add(order)
     except IntegrityError as exc:
-        if unique_key_violated(exc) != UNFINISHED_PER_REPORT or data.inspection_id is None:
+        key = unique_key_violated(exc)
+        # A concurrent send of the same order committed first: answer with it.
+        replayed = (
+            _replay(session, user, data)
+            if key in (CLIENT_ID_KEY, UNFINISHED_PER_REPORT) and data.client_id is not None
+            else None
+        )
+        if replayed is not None:
+            session.commit()
+            return replayed, False
+        if key != UNFINISHED_PER_REPORT or data.inspection_id is None:
             raise
         # A concurrent request opened it first, and has committed: name its order.
         existing = _unfinished_order_of(session, data.inspection_id)
@@ -182,7 +250,7 @@ def create_order(
         after=_snapshot(order),
     )
     session.commit()
-    return get_order(session=session, user=user, order_id=order.id)  # type: ignore[arg-type]
+    return get_order(session=session, user=user, order_id=order.id), True  # type: ignore[arg-type]
 
 
 def prefill_from_report(inspection: Inspection, facility_name: str) -> dict[str, Any]:
@@ -324,8 +392,10 @@ def _finish(
 def approve(
     *, session: Session, user: User, order_id: int, override_reason: str | None
 ) -> MaintenanceOrder:
-    """Approve: commit the planned cost against the township's funds for the order's year."""
+    """Approve: commit the planned cost against the township's funds for the order's year.
+    County work; another township's order is a 404 first."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    access.ensure_staff(user)
     target = _advance(order, "approve")
     _ensure_takes_work(order.facility)
     before = _snapshot(order)
@@ -413,8 +483,9 @@ def correct_cost(
     """Put right a completed order's actual cost (DESIGN.md rule 7: a correction is a
     reversal entry). The ledger gains a reversal of the recorded spend and a new spend at
     the correct cost, both with the reason; a higher cost is guarded by the balance like
-    any spend. County work: the route admits staff only."""
+    any spend. County work (after the 404 for another township's order)."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
+    access.ensure_staff(user)
     if order.status is not OrderStatus.completed or order.actual_cost_fen is None:
         raise Conflict(
             f"Order {order.id} is {order.status.value}; only a completed order's cost can be"

@@ -1,7 +1,7 @@
 """Every table. ``base`` is imported first: it sets the constraint naming convention."""
 
 from app.models import base  # noqa: F401  (naming convention before any table)
-from app.models.audit import AuditEntry
+from app.models.audit import AuditChainHead, AuditEntry
 from app.models.campaign import Campaign, CampaignTownship
 from app.models.enums import (
     CampaignKind,
@@ -30,6 +30,7 @@ from app.models.user import LoginThrottle, User
 
 __all__ = [
     "DEFAULT_INTERVAL_DAYS",
+    "AuditChainHead",
     "AuditEntry",
     "Campaign",
     "CampaignKind",

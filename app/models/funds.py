@@ -1,6 +1,7 @@
+import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, Uuid
 from sqlmodel import Field, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
@@ -17,6 +18,9 @@ class FundAllocation(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    #: made by the client so a retried POST is stored once (a unique index; NULL for old
+    #: clients, which get no such protection)
+    client_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, unique=True, index=True)
     township_id: int = Field(foreign_key="townships.id")
     year: int
     amount_fen: int = Field(sa_type=BigInteger)

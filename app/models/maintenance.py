@@ -1,6 +1,7 @@
+import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Text, Uuid, text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
@@ -36,6 +37,9 @@ class MaintenanceOrder(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    #: made by the client so a retried POST opens the order once (a unique index; NULL for
+    #: orders opened without one: old clients, orders opened from a report)
+    client_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, unique=True, index=True)
     facility_id: int = Field(foreign_key="facilities.id", index=True)
     #: the facility's township when the order was opened: whose funds it draws on, for
     #: good (the ledger cannot move). Who sees and works the order follows the facility.

@@ -35,12 +35,13 @@ class User(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed sign-ins per username and client address, in the database so every worker
-    sees them. Keyed by both, so nobody can lock an account from elsewhere."""
+    """Failed sign-ins, in the database so every worker sees them: one row per username
+    (from any address) and one per client address (for any username); see
+    ``app.auth.throttle``."""
 
     __tablename__ = "login_throttle"
 
-    #: SHA-256 (hex) of the lower-cased username and the client's address
+    #: SHA-256 (hex) of "user\n<lower-cased username>" or "addr\n<client address>"
     key: str = Field(max_length=64, primary_key=True)
     failures: int = 0
     first_failed_at: datetime = Field(sa_type=UTCDateTime)

@@ -5,17 +5,27 @@ import io
 import logging
 import math
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from PIL import Image
 
-from app.errors import InvalidInput, UnsupportedMediaType
+from app.errors import AppError, InvalidInput, UnsupportedMediaType
+from app.photos.gate import MIB, DecodeGate
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024
+#: the most pixels a photo may declare. Phones send 1,600 px (the phone form scales them)
+#: and cameras 12–24 MP in their usual modes; 40 MP still takes a full-frame camera's
+#: largest JPEG, while a 48 MP phone mode has to be lowered. The header decides, before
+#: any pixel is decoded.
 MAX_PIXELS = 40_000_000
+#: JPEGs are decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling: cheap and sharp),
+#: the least that brings their long side within this, and stored at that size; PNG and
+#: WebP keep their own size (no reduced decoding exists for them)
+JPEG_MAX_SIDE = 4096
 MAX_PHOTOS = 8
 THUMBNAIL_PX = 320
 
@@ -29,6 +39,10 @@ _FORMATS = {
 }
 _EXIF_IFD, _GPS_IFD, _ORIENTATION = 0x8769, 0x8825, 0x0112
 _DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
+#: bytes per pixel of Pillow's image modes (every other mode takes 4)
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+#: the modes ``Image.reduce`` shrinks without a full-size conversion first
+_REDUCIBLE = {"L", "RGB", "CMYK", "I", "F"}
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,33 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def process(data: bytes, *, local_tz: tzinfo) -> ProcessedPhoto:
-    """Check and clean one uploaded photo; raises 415/422 errors the client can act on."""
+def decode_cost(image: Image.Image, kind: str, declared: tuple[int, int], size: int) -> int:
+    """The bytes decoding ``image`` (opened, not yet loaded; ``size`` bytes uploaded) may
+    hold at its peak.
+
+    The decoded pixels, and room for one more full-size image beside them: the transposed
+    copy that applies the EXIF orientation, or the premultiplied copy ``reduce`` makes of
+    an image with alpha for the thumbnail; the code never holds a third. Decoders add
+    their own: a progressive JPEG buffers every DCT coefficient of the full-size image (2
+    bytes per sample, whatever the scale it is decoded at); libwebp and Pillow's WebP
+    plugin measured 18 (RGB) to 26 (RGBA) bytes per pixel at their peak, so WebP counts
+    28 in all. Then the encoded output and the thumbnail: a margin of 16 MiB and three
+    times the upload. Measured peaks at 40 MP: PNG RGB 154 MiB (counted 320), PNG RGBA
+    turned upright 307 (320), progressive JPEG 4:4:4 turned upright 267 (320), baseline
+    JPEG decoded at 1/2 scale 41 (93), WebP RGBA 1,003 (1,081).
+    """
+    width, height = image.size
+    cost = width * height * _MODE_BYTES.get(image.mode, 4) * 2 + 16 * MIB + 3 * size
+    if kind == "JPEG" and (image.info.get("progressive") or image.info.get("progression")):
+        cost += declared[0] * declared[1] * 2 * max(1, len(image.getbands()))
+    elif kind == "WEBP":
+        cost += width * height * 20
+    return cost
+
+
+def process(data: bytes, *, local_tz: tzinfo, gate: DecodeGate | None = None) -> ProcessedPhoto:
+    """Check and clean one uploaded photo; raises 415/422 errors the client can act on,
+    and 503 when ``gate`` finds no room to decode it soon enough."""
     kind = sniff(data)
     if kind is None:
         raise UnsupportedMediaType(
@@ -75,17 +114,21 @@ def process(data: bytes, *, local_tz: tzinfo) -> ProcessedPhoto:
                 f"The photo is {width}×{height} = {width * height / 1e6:.1f} megapixels;"
                 f" at most {MAX_PIXELS / 1e6:g} are accepted",
             )
-        image.load()
-        taken_at, position, orientation = _metadata(image, local_tz)
-        upright = image.transpose(orientation) if orientation is not None else image.copy()
-        # Only the colour profile travels on: no EXIF, XMP, comments or text chunks.
-        icc = image.info.get("icc_profile")
-        upright.info = {"icc_profile": icc} if icc else {}
-        stored = _encode(upright, kind)
-        thumbnail = _thumbnail(upright)
+        if kind == "JPEG":
+            _draft(image)
+        cost = decode_cost(image, kind, (width, height), len(data))
+        if gate is not None and cost > gate.budget_bytes:
+            raise InvalidInput(
+                ("body", "file"),
+                f"The photo is {width}×{height}: decoding it would take"
+                f" {math.ceil(cost / MIB)} MiB, more than the {gate.budget_bytes // MIB} MiB"
+                " this server sets aside for photos",
+            )
+        with gate.reserve(cost) if gate is not None else nullcontext():
+            processed = _clean(image, kind, local_tz)
     except Image.DecompressionBombError:
         raise InvalidInput(("body", "file"), too_many) from None
-    except InvalidInput:
+    except AppError:
         raise
     except Exception:  # whatever a malformed file makes the decoder raise
         log.info("undecodable photo", exc_info=True)
@@ -93,14 +136,41 @@ def process(data: bytes, *, local_tz: tzinfo) -> ProcessedPhoto:
             ("body", "file"),
             "The photo could not be decoded: the file is damaged or incomplete; take it again",
         ) from None
+    return processed
+
+
+def _draft(image: Image.Image) -> None:
+    """Have libjpeg decode a JPEG over ``JPEG_MAX_SIDE`` at the least power-of-two scale
+    (at most 1/8) that brings its long side within it."""
+    scale = 1
+    while scale < 8 and max(image.size) > JPEG_MAX_SIDE * scale:
+        scale *= 2
+    if scale > 1:
+        image.draft(image.mode, (image.width // scale, image.height // scale))
+
+
+def _clean(image: Image.Image, kind: str, local_tz: tzinfo) -> ProcessedPhoto:
+    """Decode, read the metadata, turn upright, re-encode and make the thumbnail, holding
+    at most two full-size images at any moment (``decode_cost``)."""
+    image.load()
+    taken_at, position, orientation = _metadata(image, local_tz)
+    # Only the colour profile travels on: no EXIF, XMP, comments or text chunks.
+    icc = image.info.get("icc_profile")
+    if orientation is not None:
+        upright = image.transpose(orientation)
+        image.close()  # frees the decoded original's pixels now, not when collected
+        image = upright
+    image.info = {"icc_profile": icc} if icc else {}
+    stored = _encode(image, kind)
+    thumbnail = _thumbnail(image)
     content_type, suffix = _FORMATS[kind]
     return ProcessedPhoto(
         content_type=content_type,
         suffix=suffix,
         image=stored,
         thumbnail=thumbnail,
-        width=upright.width,
-        height=upright.height,
+        width=image.width,
+        height=image.height,
         taken_at=taken_at,
         exif_longitude=position[0] if position else None,
         exif_latitude=position[1] if position else None,
@@ -162,7 +232,18 @@ def _encode(image: Image.Image, kind: str) -> bytes:
 
 
 def _thumbnail(image: Image.Image) -> bytes:
-    thumb = image.copy()
+    # Shrink to about twice the thumbnail first without a full-size copy (``thumbnail``
+    # works on a copy of what it is given), then let ``thumbnail`` resample properly.
+    factor = max(1, max(image.size) // (THUMBNAIL_PX * 2))
+    if factor == 1:
+        thumb = image.copy()
+    elif image.mode in _REDUCIBLE or image.mode in ("LA", "RGBA"):
+        thumb = image.reduce(factor)
+    else:  # palette, 1-bit, 16-bit: nearest neighbour keeps the mode and needs no copy
+        thumb = image.resize(
+            (math.ceil(image.width / factor), math.ceil(image.height / factor)),
+            Image.Resampling.NEAREST,
+        )
     thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     if thumb.mode in ("RGBA", "LA", "P", "PA"):
         rgba = thumb.convert("RGBA")

@@ -6,23 +6,40 @@ from fastapi.responses import FileResponse, Response
 from app.config import Settings
 from app.db import Database
 from app.deps import CurrentUser, SessionDep
-from app.errors import NotFound
+from app.errors import BODY, SIGNED_IN, NotFound, error_responses
 from app.models import User
 from app.photos import service
 from app.photos.schemas import PhotoRead
 from app.schemas import Id
 
-router = APIRouter(prefix="/photos", tags=["photos"])
+router = APIRouter(prefix="/photos", tags=["photos"], responses=SIGNED_IN)
 
-_IMAGE = {200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}}
+_NOT_MODIFIED = {304: {"description": "unchanged since the ETag sent in If-None-Match"}}
+_IMAGE = {
+    200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+    **_NOT_MODIFIED,
+    **error_responses(404),
+}
+#: If-None-Match: one or a few ETags
+IfNoneMatch = Annotated[str | None, Header(max_length=1000)]
 
 #: the answers of every photo upload route (reports and maintenance orders alike)
 UPLOAD_RESPONSES: dict[int | str, dict] = {
     200: {"model": PhotoRead, "description": "the same bytes again: the stored photo"},
-    409: {"description": "already 8 photos"},
-    413: {"description": "over 10 MiB"},
-    415: {"description": "not JPEG, PNG or WebP"},
-    422: {"description": "over 40 megapixels, or not decodable"},
+    **error_responses(
+        *BODY,
+        403,
+        404,
+        409,
+        415,
+        503,
+        why={
+            409: "already 8 photos",
+            413: "over 10 MiB",
+            415: "not JPEG, PNG or WebP",
+            503: "busy decoding other photos: send it again after Retry-After seconds",
+        },
+    ),
 }
 
 
@@ -44,6 +61,7 @@ def receive_upload(
         user=user,
         owner=owner,
         data=file.file.read(),
+        gate=request.app.state.decode_gate,
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return PhotoRead.of(photo)
@@ -67,7 +85,7 @@ def read_photo(
     session: SessionDep,
     user: CurrentUser,
     photo_id: Id,
-    if_none_match: Annotated[str | None, Header()] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     photo = service.get_photo(session=session, user=user, photo_id=photo_id)
     return _serve(request, photo.stored_key, photo.content_type, if_none_match)
@@ -76,7 +94,7 @@ def read_photo(
 @router.get(
     "/{photo_id}/thumbnail",
     response_class=FileResponse,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    responses={200: {"content": {"image/jpeg": {}}}, **_NOT_MODIFIED, **error_responses(404)},
     summary="A photo's thumbnail (JPEG, at most 320 px)",
 )
 def read_thumbnail(
@@ -84,7 +102,7 @@ def read_thumbnail(
     session: SessionDep,
     user: CurrentUser,
     photo_id: Id,
-    if_none_match: Annotated[str | None, Header()] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     photo = service.get_photo(session=session, user=user, photo_id=photo_id)
     return _serve(request, photo.thumbnail_key, "image/jpeg", if_none_match)

@@ -18,6 +18,7 @@ from app.db import Database
 from app.errors import Conflict, NotFound, PayloadTooLarge
 from app.models import Facility, Photo, PhotoStage, User
 from app.photos import processing
+from app.photos.gate import DecodeGate
 from app.photos.store import PhotoStore
 
 
@@ -63,8 +64,10 @@ def attach(
     user: User,
     owner: PhotoOwner,
     data: bytes,
+    gate: DecodeGate | None = None,
 ) -> tuple[Photo, bool]:
-    """Store ``data`` as a photo of ``owner``; the same bytes again return the same photo."""
+    """Store ``data`` as a photo of ``owner``; the same bytes again return the same photo.
+    ``gate`` bounds the decodes running at once and the memory they take together."""
     if len(data) > processing.MAX_BYTES:
         raise PayloadTooLarge(
             f"The photo is {len(data):,} bytes; at most {processing.MAX_BYTES:,}"
@@ -76,7 +79,7 @@ def attach(
             return found, False
         _check_room(session, owner)
 
-    photo = processing.process(data, local_tz=settings.tz)
+    photo = processing.process(data, local_tz=settings.tz, gate=gate)
     stored_key = store.put(photo.image, suffix=photo.suffix)
     thumbnail_key = store.put(photo.thumbnail, suffix=".jpg")
 

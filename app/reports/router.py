@@ -4,12 +4,13 @@ from fastapi import APIRouter, Query
 
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.errors import SIGNED_IN
 from app.funds.router import ReportYear
 from app.reports import annual, service
 from app.reports.schemas import AnnualReport, Stats
 from app.schemas import Day
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=SIGNED_IN)
 
 
 @router.get("/stats", response_model=Stats, summary="Dashboard figures")

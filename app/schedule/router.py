@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from app.clock import local_today
 from app.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.facilities import service as facilities
 from app.funds.money import rate
 from app.models import Campaign, PatrolPolicy, Tier
@@ -24,7 +25,7 @@ from app.schedule.schemas import (
 )
 from app.schemas import Day, Id, Page, TownshipRef
 
-router = APIRouter(tags=["schedule"])
+router = APIRouter(tags=["schedule"], responses=SIGNED_IN)
 
 Year = Annotated[int, Query(ge=1900, le=2100)]
 
@@ -47,6 +48,7 @@ def read_policies(session: SessionDep, _user: CurrentUser) -> PoliciesRead:
 @router.put(
     "/patrol-policies",
     response_model=PoliciesRead,
+    responses=error_responses(*BODY, 403),
     summary="Change patrol intervals; due dates of the affected facilities follow at once",
 )
 def update_policies(session: SessionDep, admin: AdminUser, data: PoliciesUpdate) -> PoliciesRead:
@@ -55,7 +57,10 @@ def update_policies(session: SessionDep, admin: AdminUser, data: PoliciesUpdate)
 
 
 @router.get(
-    "/overdue", response_model=OverdueRead, summary="Overdue facilities, most overdue first"
+    "/overdue",
+    response_model=OverdueRead,
+    responses=OTHER_TOWNSHIP,
+    summary="Overdue facilities, most overdue first",
 )
 def read_overdue(
     session: SessionDep,
@@ -68,23 +73,18 @@ def read_overdue(
 ) -> OverdueRead:
     today = local_today(settings.tz)
     as_of = as_of or today
-    rows, total = service.overdue_facilities(
-        session=session,
-        user=user,
-        as_of=as_of,
-        township_id=township_id,
-        tier=tier,
-        limit=page.limit,
-        offset=page.offset,
+    query, total = service.overdue_query(
+        session=session, user=user, as_of=as_of, township_id=township_id, tier=tier
     )
+    page_of = query.limit(page.limit).offset(page.offset)
     items = [
         OverdueItem(
-            facility=facilities.to_read(f, today=as_of),
+            facility=f,
             last_inspected_at=f.last_inspected_at,
             next_due_on=f.next_due_on,
             days_overdue=(as_of - f.next_due_on).days,
         )
-        for f in rows
+        for f in facilities.reads_of(session, page_of, today=as_of)
     ]
     return OverdueRead(as_of=as_of, total=total, limit=page.limit, offset=page.offset, items=items)
 
@@ -107,6 +107,7 @@ def campaign_read(campaign: Campaign) -> CampaignRead:
     "/campaigns",
     response_model=CampaignRead,
     status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*BODY, 403),
     tags=["campaigns"],
     summary="Create a campaign window",
 )
@@ -133,7 +134,7 @@ def list_campaigns(
 @router.post(
     "/campaigns/generate",
     response_model=GeneratedCampaigns,
-    responses={201: {"model": GeneratedCampaigns}},
+    responses={201: {"model": GeneratedCampaigns}, **error_responses(403, 413)},
     tags=["campaigns"],
     summary="Create the year's Qingming and Martyrs' Day campaigns (once; 201 when created)",
 )
@@ -148,6 +149,7 @@ def generate_campaigns(
 @router.get(
     "/campaigns/{campaign_id}",
     response_model=CampaignRead,
+    responses=error_responses(404),
     tags=["campaigns"],
     summary="A campaign",
 )
@@ -160,6 +162,7 @@ def read_campaign(session: SessionDep, user: CurrentUser, campaign_id: Id) -> Ca
 @router.get(
     "/campaigns/{campaign_id}/progress",
     response_model=CampaignProgressRead,
+    responses=error_responses(404),
     tags=["campaigns"],
     summary="Per township: sites in scope, sites inspected in the window, sites still missing",
 )

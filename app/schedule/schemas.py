@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.facilities.schemas import FacilityRead
 from app.models import CampaignKind, Tier
-from app.schemas import Day, Id, InputModel, TownshipRef
+from app.schemas import Day, Id, InputModel, NoRepeats, TownshipRef
 
 IntervalDays = Annotated[int, Field(ge=1, le=366)]
 
@@ -48,9 +48,11 @@ class CampaignCreate(InputModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     starts_on: Day
     ends_on: Day
-    tiers: set[Tier] | None = Field(default=None, max_length=5, description="null: every tier")
-    township_ids: set[Id] | None = Field(
-        default=None, max_length=1000, description="null: every township"
+    tiers: Annotated[set[Tier], Field(max_length=5), NoRepeats] | None = Field(
+        default=None, description="null: every tier"
+    )
+    township_ids: Annotated[set[Id], Field(max_length=1000), NoRepeats] | None = Field(
+        default=None, description="null: every township"
     )
 
     @model_validator(mode="after")

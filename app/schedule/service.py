@@ -1,9 +1,9 @@
 """Patrol schedule: policy intervals and each facility's next due date (DESIGN.md rule 2)."""
 
-from datetime import date, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Date, Select, func, literal, select, update
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
@@ -12,6 +12,7 @@ from app.audit import service as audit
 from app.clock import local_date
 from app.models import (
     DEFAULT_INTERVAL_DAYS,
+    Condition,
     Facility,
     FacilityStatus,
     Inspection,
@@ -86,6 +87,44 @@ def refresh_last_inspection(session: Session, facility: Facility, *, tz: tzinfo)
     refresh_due(session, facility)
 
 
+def note_new_inspection(
+    session: Session,
+    facility: Facility,
+    *,
+    inspected_at: datetime,
+    condition: Condition,
+    tz: tzinfo,
+) -> None:
+    """A new report of ``facility`` (locked, as for ``refresh_last_inspection``): if it is
+    the latest, it becomes the last inspection and the next due date follows.
+
+    The same result as ``refresh_last_inspection`` for one report added, without
+    searching the reports or reading the policy into Python: the facility row already
+    holds the last counted inspection (a new report is not rejected, and has the highest
+    id, so it wins a tie), and the tier's interval is read by the UPDATE itself.
+    """
+    if facility.last_inspected_at is not None and inspected_at < facility.last_inspected_at:
+        return
+    inspected_on = local_date(inspected_at, tz)
+    configured = (
+        select(PatrolPolicy.interval_days)
+        .where(PatrolPolicy.tier == facility.tier)
+        .scalar_subquery()
+    )
+    interval = func.coalesce(configured, DEFAULT_INTERVAL_DAYS[facility.tier])
+    session.execute(
+        update(Facility)
+        .where(Facility.id == facility.id)
+        .values(
+            last_inspected_at=inspected_at,
+            last_inspected_on=inspected_on,
+            last_condition=condition,
+            next_due_on=_plus_days(session, literal(inspected_on, Date()), interval),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def set_intervals(session: Session, *, actor: User, intervals_days: dict[Tier, int]) -> int:
     """Change policy intervals and recompute the affected facilities; returns rows changed."""
     policies = {p.tier: p for p in session.execute(select(PatrolPolicy)).scalars()}
@@ -120,17 +159,16 @@ def overdue_condition(as_of: date) -> Any:
     return (Facility.status == FacilityStatus.active) & (Facility.next_due_on < as_of)
 
 
-def overdue_facilities(
+def overdue_query(
     *,
     session: Session,
     user: User,
     as_of: date,
     township_id: int | None,
     tier: Tier | None,
-    limit: int | None,
-    offset: int = 0,
-) -> tuple[list[Facility], int]:
-    """Active facilities due before ``as_of``, most overdue first (an index range scan)."""
+) -> tuple[Select[Any], int]:
+    """Active facilities due before ``as_of``, most overdue first (an index range scan),
+    and how many there are."""
     if township_id is not None:
         access.ensure_visible(user, township_id, f"Township {township_id}")
     conditions = [overdue_condition(as_of)]
@@ -143,10 +181,26 @@ def overdue_facilities(
     query = (
         access.scope(select(Facility), user, Facility.township_id)
         .where(*conditions)
-        .options(selectinload(Facility.township))
         .order_by(Facility.next_due_on, Facility.id)
-        .offset(offset)
     )
+    return query, total
+
+
+def overdue_facilities(
+    *,
+    session: Session,
+    user: User,
+    as_of: date,
+    township_id: int | None,
+    tier: Tier | None,
+    limit: int | None,
+    offset: int = 0,
+) -> tuple[list[Facility], int]:
+    """Active facilities due before ``as_of``, most overdue first (an index range scan)."""
+    query, total = overdue_query(
+        session=session, user=user, as_of=as_of, township_id=township_id, tier=tier
+    )
+    query = query.options(selectinload(Facility.township)).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     return list(session.execute(query).scalars()), total

@@ -1,12 +1,13 @@
 from fastapi import APIRouter, status
 
 from app.deps import AdminUser, CurrentUser, PageDep, SessionDep
+from app.errors import BODY, SIGNED_IN, error_responses
 from app.models import Township
 from app.schemas import Id, Page
 from app.townships import service
 from app.townships.schemas import TownshipCreate, TownshipDetail, TownshipRead, TownshipUpdate
 
-router = APIRouter(prefix="/townships", tags=["townships"])
+router = APIRouter(prefix="/townships", tags=["townships"], responses=SIGNED_IN)
 
 
 def _read(township: Township) -> TownshipRead:
@@ -24,6 +25,7 @@ def list_townships(session: SessionDep, user: CurrentUser, page: PageDep) -> Pag
 @router.get(
     "/{township_id}",
     response_model=TownshipDetail,
+    responses=error_responses(404),
     summary="One township, with its active facilities counted by tier",
 )
 def read_township(session: SessionDep, user: CurrentUser, township_id: Id) -> TownshipDetail:
@@ -37,17 +39,27 @@ def read_township(session: SessionDep, user: CurrentUser, township_id: Id) -> To
 
 
 @router.post(
-    "", response_model=TownshipRead, status_code=status.HTTP_201_CREATED, summary="Add a township"
+    "",
+    response_model=TownshipRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(*BODY, 403, 409),
+    summary="Add a township",
 )
 def create_township(session: SessionDep, admin: AdminUser, data: TownshipCreate) -> TownshipRead:
     return _read(service.create_township(session=session, actor=admin, data=data))
 
 
-@router.patch("/{township_id}", response_model=TownshipRead, summary="Rename or recode a township")
+@router.patch(
+    "/{township_id}",
+    response_model=TownshipRead,
+    responses=error_responses(*BODY, 403, 404, 409),
+    summary="Rename or recode a township",
+)
 def update_township(
-    session: SessionDep, admin: AdminUser, township_id: Id, data: TownshipUpdate
+    session: SessionDep, user: CurrentUser, township_id: Id, data: TownshipUpdate
 ) -> TownshipRead:
+    # admins only: checked after the 404 for another township
     township = service.update_township(
-        session=session, actor=admin, township_id=township_id, data=data
+        session=session, actor=user, township_id=township_id, data=data
     )
     return _read(township)

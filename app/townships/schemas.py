@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_f
 from app.models import Tier
 from app.schemas import InputModel
 
-DivisionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
+DivisionCode = Annotated[str, StringConstraints(max_length=9, pattern=r"^[0-9]{9}$")]
 TownshipName = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 from app import access
 from app.audit import service as audit
 from app.errors import Conflict, InvalidInput, NotFound, conflict_on_duplicate
-from app.models import Facility, FacilityStatus, Tier, Township, User
+from app.models import Facility, FacilityStatus, Role, Tier, Township, User
 from app.townships.schemas import TownshipCreate, TownshipUpdate
 
 
@@ -83,6 +83,7 @@ def update_township(
     *, session: Session, actor: User, township_id: int, data: TownshipUpdate
 ) -> Township:
     township = get_township(session=session, user=actor, township_id=township_id)
+    access.ensure_role(actor, Role.admin)  # after the 404 for another township
     changes = data.model_dump(exclude_unset=True)
     for field, value in changes.items():
         if value is None:

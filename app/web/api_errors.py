@@ -58,6 +58,7 @@ FIELD_MESSAGES.register(
     (r"String should have at most (?P<n>\d+) characters?", N_("At most %(n)s characters")),
     (r"String should match pattern .*", N_("Not in the expected format")),
     (r"JSON decode error", N_("Not valid JSON")),
+    (r"List should not repeat a value", N_("Each value may appear only once")),
     # app.schemas' validators (pydantic puts "Value error, " in front)
     (r"(Value error, )?must be between 1900 and 2100", N_("Enter a date between 1900 and 2100")),
     (r"(Value error, )?is out of range", N_("Out of range")),
@@ -76,6 +77,10 @@ MESSAGES.register(
     (
         r"(Value error, )?Expected UploadFile, received: .*",
         N_("Send the photo as a file (the form field file)"),
+    ),
+    (
+        r"The request body could not be read: send JSON \(or a form\) in UTF-8",
+        N_("The request could not be read: send JSON (or a form) in UTF-8"),
     ),
 )
 
@@ -144,6 +149,32 @@ MESSAGES.register(
         ),
     ),
     (
+        r"The client_id \S+ is already taken; give this report a new client_id and send it"
+        r" again",
+        N_("This report's client_id is already taken: give the report a new one and send it again"),
+    ),
+    (
+        r"A different allocation was already recorded with client_id \S+ \(allocation"
+        r" (?P<id>\d+), (?P<document_no>.*)\); give a new allocation a new client_id",
+        N_(
+            "Another allocation (%(id)s, %(document_no)s) was already recorded with this"
+            " client_id: a new allocation needs a new client_id"
+        ),
+    ),
+    (
+        r"A different maintenance order was already opened with client_id \S+ \(order"
+        r" (?P<id>\d+)\); give a new order a new client_id",
+        N_(
+            "Another maintenance order (%(id)s) was already opened with this client_id:"
+            " a new order needs a new client_id"
+        ),
+    ),
+    (
+        r"The client_id \S+ is already taken; give this order a new client_id and send it"
+        r" again",
+        N_("This order's client_id is already taken: give the order a new one and send it again"),
+    ),
+    (
         r"inspected_at is more than (?P<minutes>\d+) minutes in the future; "
         r"check the phone's clock",
         N_(
@@ -182,6 +213,18 @@ MESSAGES.register(
             "The photo is %(width)s×%(height)s, %(mp)s megapixels; at most %(max)s are"
             " accepted: lower the camera's resolution"
         ),
+    ),
+    (
+        r"The photo is (?P<width>\d+)×(?P<height>\d+): decoding it would take (?P<need>\d+) MiB,"
+        r" more than the (?P<budget>\d+) MiB this server sets aside for photos",
+        N_(
+            "The photo is %(width)s×%(height)s: processing it would take %(need)s MB of memory,"
+            " more than the %(budget)s MB this server sets aside: lower the camera's resolution"
+        ),
+    ),
+    (
+        r"The server is busy processing other photos; send this photo again in a moment",
+        N_("The server is busy processing other photos: the photo will be sent again shortly"),
     ),
     (
         r"The photo could not be decoded: the file is damaged or incomplete; take it again",
@@ -224,6 +267,15 @@ MESSAGES.register(
     (
         r"The database is busy or unreachable; please retry shortly",
         N_("The database is busy or unreachable; please retry shortly"),
+    ),
+    # app.audit.chain: a write while the audit chain's head is missing
+    (
+        r"Changes cannot be saved now: the audit log's chain head is missing; an administrator"
+        r" must run 'memorial audit-verify' and repair the database",
+        N_(
+            "Changes cannot be saved now: the audit log's chain head is missing; an"
+            " administrator must run 'memorial audit-verify' and repair the database"
+        ),
     ),
 )
 

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.auth import service as auth_service
+from app.auth import throttle
 from app.config import Settings
 from app.db import Database
 from app.errors import TooManyRequests, Unauthorized
@@ -34,6 +35,14 @@ web_errors.register(
     (
         r"Too many failed sign-ins for '(?P<username>.*)'; try again in (?P<minutes>\d+) minutes?",
         N_("Too many failed sign-ins for %(username)s; try again in %(minutes)s minutes"),
+    ),
+    (
+        r"Too many failed sign-ins from this address; try again in (?P<minutes>\d+) minutes?",
+        N_("Too many failed sign-ins from this address; try again in %(minutes)s minutes"),
+    ),
+    (
+        r"Too many sign-ins at this moment; try again in a second",
+        N_("Too many sign-ins at this moment; try again in a second"),
     ),
     (
         r"This account has been deactivated; ask the county administrator",
@@ -63,14 +72,20 @@ def sign_in(
     if not username.strip() or not password:
         context["error"] = _("Enter your username and password")
         return render(request, template, context, status_code=422)
-    client = request.client.host if request.client else "unknown"
     try:
         user = auth_service.authenticate(
-            db=db, settings=settings, username=username, password=password, client=client
+            db=db,
+            settings=settings,
+            username=username,
+            password=password,
+            client=throttle.client_address(request),
         )
     except (Unauthorized, TooManyRequests) as exc:
         context["error"] = web_errors.translate(exc.detail, _)
-        return render(request, template, context, status_code=exc.status_code)
+        # a 429 says when to try again; not the API's WWW-Authenticate on a page
+        headers = exc.headers or {}
+        retry = {"Retry-After": headers["Retry-After"]} if "Retry-After" in headers else {}
+        return render(request, template, context, status_code=exc.status_code, headers=retry)
     lifetime = ttl(user)
     token = create_access_token(user_id=user.id, key=settings.signing_key(), ttl=lifetime)  # type: ignore[arg-type]
     response = RedirectResponse(next_url, status_code=303)

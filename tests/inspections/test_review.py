@@ -24,7 +24,7 @@ def facility(client: TestClient, world: World) -> dict:
 
 @pytest.mark.parametrize(
     ("who", "status"),
-    [("admin", 200), ("county", 200), ("township", 403), ("other", 403), ("anonymous", 401)],
+    [("admin", 200), ("county", 200), ("township", 403), ("other", 404), ("anonymous", 401)],
 )
 def test_only_county_staff_review(client: TestClient, world: World, who: str, status: int) -> None:
     report = submitted(client, world)

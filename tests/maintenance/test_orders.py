@@ -324,7 +324,7 @@ def test_surroundings_problems_make_an_environment_order(client: TestClient, wor
 
 @pytest.mark.parametrize(
     ("who", "status"),
-    [("admin", 200), ("county", 200), ("township", 403), ("other", 403), ("anonymous", 401)],
+    [("admin", 200), ("county", 200), ("township", 403), ("other", 404), ("anonymous", 401)],
 )
 def test_only_county_staff_approve(
     client: TestClient, funded: World, who: str, status: int

@@ -7,7 +7,9 @@
  * Each step is retried until the server answers; resending is harmless, since the server
  * answers a client_id it knows with the stored report, and the same photo bytes with the
  * stored photo. A 4xx answer is the server's refusal: the report keeps it as its reason
- * and waits for the inspector. A 401 means signing in again; nothing is dropped.
+ * and waits for the inspector. A 401 means signing in again; nothing is dropped. One 409
+ * is no refusal: a client_id another township's report already holds (the server says so
+ * with X-Client-Id-Taken) gives the report a new client_id, and it goes out again at once.
  */
 "use strict";
 
@@ -94,6 +96,20 @@
       const row = await transaction(["photos"], "readonly", (s) =>
         promised(s.photos.get(clientId + "/" + n)));
       return row ? row.blob : null;
+    },
+    /** Gives a report a new client_id, its photos moving with it: all or nothing. */
+    async renew(report, clientId) {
+      const old = report.client_id;
+      await transaction(["reports", "photos"], "readwrite", async (s) => {
+        for (const p of report.photos || []) {
+          const row = await promised(s.photos.get(old + "/" + p.n));
+          if (row) s.photos.put({ key: clientId + "/" + p.n, blob: row.blob });
+          s.photos.delete(old + "/" + p.n);
+        }
+        s.reports.delete(old);
+        s.reports.put(Object.assign({}, report, { client_id: clientId }));
+      });
+      report.client_id = clientId;
     },
     dropPhotos(clientId, numbers) {
       return transaction(["photos"], "readwrite", (s) => {
@@ -208,7 +224,13 @@
     await Outbox.put(report);
     changed();
     if (!report.inspection_id) {
-      const response = await post("/api/v1/inspections", reportBody(report), session, "report");
+      let response = await post("/api/v1/inspections", reportBody(report), session, "report");
+      if (response.status === 409 && response.headers.get("X-Client-Id-Taken")) {
+        // another township's report holds this id (never one of this phone's): a new id
+        await Outbox.renew(report, newClientId());
+        changed();
+        response = await post("/api/v1/inspections", reportBody(report), session, "report");
+      }
       if (!response.ok) return judge(response, report, null);
       const stored = await answerOf(response, ["id", "receipt"]);
       report.inspection_id = stored.id;

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from app.auth import service as auth_service
 from app.auth.schemas import UserCreate, UserUpdate
+from app.config import Settings
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
 from app.exports.tables import csv_response
@@ -81,6 +82,20 @@ web_errors.register(
         N_("This is the system's reserved account: it cannot be changed"),
     ),
     (r"full_name cannot be empty", N_("Enter the person's name")),
+    # the password rules (app.auth.passwords)
+    (
+        r"The password is too short: it needs at least (?P<n>\d+) characters",
+        N_("The password is too short: it needs at least %(n)s characters"),
+    ),
+    (
+        r"The password must not be the username",
+        N_("The password must not be the same as the username"),
+    ),
+    (
+        r"The password is one of the most common passwords; choose one harder to guess",
+        N_("This password is one of the most common ones: choose one that is harder to guess"),
+    ),
+    (r"The current password is not correct", N_("The current password is not correct")),
     # the spreadsheet import (app.facilities.importer and the checks it runs)
     (
         r"no township with code or name '(?P<key>.*)'",
@@ -247,6 +262,7 @@ def _user_form(
             "errors": errors,
             "roles": _roles(),
             "townships": townships.visible(session, admin),
+            "password_min_length": request.app.state.settings.password_min_length,
         },
         status_code=status_code,
     )
@@ -262,6 +278,7 @@ def create_user(
     request: Request,
     admin: AdminPageUser,
     session: SessionDep,
+    settings: SettingsDep,
     username: Annotated[str, Form(max_length=200)] = "",
     full_name: Annotated[str, Form(max_length=200)] = "",
     phone: Annotated[str, Form(max_length=200)] = "",
@@ -299,7 +316,7 @@ def create_user(
     if data is None or errors:
         return _user_form(request, session, admin, shown, errors, status_code=422)
     try:
-        user = auth_service.create_user(session=session, actor=admin, data=data)
+        user = auth_service.create_user(session=session, actor=admin, data=data, settings=settings)
     except AppError as exc:
         session.rollback()
         fallback = "username" if exc.status_code == 409 else "township_id"
@@ -342,6 +359,7 @@ def _user_page(
             "roles": _roles(),
             "role_labels": ROLE_LABELS,
             "townships": townships.visible(session, admin),
+            "password_min_length": request.app.state.settings.password_min_length,
         },
         status_code=status_code,
     )
@@ -368,13 +386,16 @@ def _update(
     form: str,
     shown: dict[str, Any] | None = None,
     done: str,
+    settings: Settings | None = None,
 ) -> Response:
     """Apply ``changes`` through the service; on a refusal show the page again with the
     message next to the field (or the form) it concerns."""
     _ = gettext(request)
     try:
         data = UserUpdate.model_validate(changes)
-        auth_service.update_user(session=session, actor=admin, user_id=user_id, data=data)
+        auth_service.update_user(
+            session=session, actor=admin, user_id=user_id, data=data, settings=settings
+        )
     except ValidationError as exc:
         errors = field_errors(exc, _, fallback=form)
         return _user_page(
@@ -424,6 +445,7 @@ def reset_password(
     request: Request,
     admin: AdminPageUser,
     session: SessionDep,
+    settings: SettingsDep,
     user_id: Id,
     password: Annotated[str, Form(max_length=200)] = "",
     password_again: Annotated[str, Form(max_length=200)] = "",
@@ -436,8 +458,9 @@ def reset_password(
             request, session, admin, user_id, errors=errors, form="password", status_code=422
         )
     return _update(
-        request, session, admin, user_id, {"password": password}, form="password", done="password"
-    )
+        request, session, admin, user_id, {"password": password}, form="password",
+        done="password", settings=settings,
+    )  # fmt: skip
 
 
 @router.post("/admin/users/{user_id}/active")

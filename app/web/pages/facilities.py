@@ -277,7 +277,10 @@ def order_money(session: Session, facility_id: int) -> dict[str, int]:
         .where(MaintenanceOrder.facility_id == facility_id)
         .group_by(MaintenanceOrder.status)
     ).all()
-    by_status = {OrderStatus(status): (n, planned, actual) for status, n, planned, actual in rows}
+    # PostgreSQL sums a BIGINT as NUMERIC (a Decimal): fen are whole numbers, so int()
+    by_status = {
+        OrderStatus(status): (n, int(planned), int(actual)) for status, n, planned, actual in rows
+    }
     held = (OrderStatus.approved, OrderStatus.in_progress)
     return {
         "spent_fen": by_status.get(OrderStatus.completed, (0, 0, 0))[2],

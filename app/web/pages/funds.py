@@ -390,7 +390,7 @@ def reverse_allocation(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    user: StaffPageUser,
+    user: PageUser,
     allocation_id: Id,
     reason: Annotated[str, Form(max_length=500)] = "",
     override_reason: Annotated[str, Form(max_length=500)] = "",
@@ -403,6 +403,7 @@ def reverse_allocation(
     """Reverse an allocation (a reversal entry); past the balance only an admin, with a reason."""
     _ = gettext(request)
     allocation = funds.get_allocation(session=session, user=user, allocation_id=allocation_id)
+    access.ensure_staff(user)  # after the 404 for another township's allocation
     page = {"year": year or allocation.year, "township_id": township_id, "offset": offset}
     failure = None
     status_code = 422

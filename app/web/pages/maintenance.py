@@ -38,7 +38,7 @@ from app.web.pages.funds import (
     yuan_text,
 )
 from app.web.pages.review import error_text
-from app.web.session import Csrf, PageUser, StaffPageUser, safe_next
+from app.web.session import Csrf, PageUser, safe_next
 from app.web.templating import gettext, render
 
 router = APIRouter()
@@ -310,7 +310,7 @@ def approve(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    user: StaffPageUser,
+    user: PageUser,
     order_id: Id,
     override_reason: Annotated[str, Form(max_length=500)] = "",
     override: Annotated[str, Form(max_length=1)] = "",
@@ -318,6 +318,8 @@ def approve(
     _csrf: None = Csrf,
 ) -> Response:
     """Approve: commit the planned cost; past the balance only an admin, with a reason."""
+    maintenance.get_order(session=session, user=user, order_id=order_id)  # 404 first
+    access.ensure_staff(user)
     failure = Failure("approve", values={"override_reason": override_reason})
     if message := _override_missing(request, override, override_reason):
         failure.fields["override_reason"] = message

@@ -24,7 +24,7 @@ from app.schemas import Id, Offset
 from app.townships import service as townships
 from app.web import errors as web_errors
 from app.web.i18n import N_, Gettext, enum_label
-from app.web.session import Csrf, PageUser, StaffPageUser
+from app.web.session import Csrf, PageUser
 from app.web.templating import gettext, locale_of, render
 
 router = APIRouter()
@@ -182,7 +182,7 @@ def decide(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    user: StaffPageUser,
+    user: PageUser,
     inspection_id: Id,
     decision: Annotated[Literal["accepted", "rejected"], Form()],
     comment: Annotated[str, Form(max_length=2000)] = "",
@@ -192,6 +192,7 @@ def decide(
     """Accept or reject one report, then open the next waiting one."""
     _ = gettext(request)
     report = inspections.get_inspection(session=session, user=user, inspection_id=inspection_id)
+    access.ensure_staff(user)  # after the 404 for another township's report
     again = {
         "township_id": township_id,
         "report_id": inspection_id,
