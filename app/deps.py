@@ -1,11 +1,13 @@
 """Typed dependencies: the request's session, the caller, role checks, paging."""
 
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from app.config import Settings
@@ -13,6 +15,8 @@ from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.models import Role, User
 from app.security import csrf_matches, decode_access_token
+
+log = logging.getLogger(__name__)
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -43,9 +47,20 @@ async def get_session(request: Request, db: DatabaseDep) -> AsyncIterator[Sessio
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(session.close)
+            await run_in_threadpool(_close, session)
         else:
-            session.close()
+            _close(session)
+
+
+def _close(session: Session) -> None:
+    """Close the request's session; its closing ROLLBACK failing is no reason to lose the
+    answer. The route has finished (its commit, if any, stands): a connection that died
+    meanwhile (the database shutting down) is thrown away, and the client still gets what
+    the route answered instead of a dropped connection."""
+    try:
+        session.close()
+    except DBAPIError as exc:
+        log.warning("closing a request's session failed; its connection is discarded: %s", exc)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -149,8 +149,13 @@ def main() -> None:
         finally:
             stop.set()
             server.kill()
+            log = (folder / "server.log").read_text(errors="replace")
+            if "Traceback" in log:
+                first = log.index("Traceback")
+                print("the server's first traceback:", log[first : first + 6000], sep="\n")
     phases = {
         "before": lambda a: a.started < stopped,
+        "stopping": lambda a: stopped <= a.started < down_from,
         "down": lambda a: down_from <= a.started < restart_at,
         "starting": lambda a: restart_at <= a.started < started,
         "after, first 10 s": lambda a: started <= a.started < started + 10,

@@ -199,3 +199,25 @@ def test_the_app_serves_again_once_the_database_returns(
         app.state.db.dispose()
         if database_url.startswith("postgresql"):
             proxy.close()
+
+
+def test_a_session_that_cannot_close_still_lets_the_route_answer(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database shutting down between a route's work and its session's closing
+    ROLLBACK: the client still gets the route's answer, not a dropped connection."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session
+
+    closing = Session.close
+
+    def dies(self: Session) -> None:
+        closing(self)
+        raise OperationalError("ROLLBACK", None, Exception("terminating connection"))
+
+    monkeypatch.setattr(Session, "close", dies)
+    response = client.get(
+        f"/api/v1/facilities/{world.facility_a.id}", headers=world.headers("county")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == world.facility_a.id
