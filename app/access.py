@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.errors import Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.models import Facility, Role, User
 
 
@@ -64,3 +64,26 @@ def ensure_role(user: User, *roles: Role) -> None:
 def ensure_staff(user: User) -> None:
     """403 unless ``user`` is county staff (a county clerk or an admin)."""
     ensure_role(user, Role.admin, Role.county)
+
+
+#: the header of a 409 for a ``client_id`` another township's record holds: the phone then
+#: gives its report a new id and sends it again (``app/static/phone/outbox.js``)
+CLIENT_ID_TAKEN = "X-Client-Id-Taken"
+
+
+def claimed_by(session: Any, user: User, model: Any, client_id: Any, taken: str) -> int | None:
+    """The id of the ``model`` row (a report or an order) that already holds ``client_id``,
+    or None. One held in another township is not the caller's to see: a 409 with only the
+    message ``taken`` (that the id is taken) and ``X-Client-Id-Taken`` (the phone then makes
+    a new one)."""
+    found = session.execute(
+        select(model.id, Facility.township_id)
+        .join(Facility, Facility.id == model.facility_id)
+        .where(model.client_id == client_id)
+    ).first()
+    if found is None:
+        return None
+    existing_id, township_id = found
+    if township_limit(user) not in (None, township_id):
+        raise Conflict(taken, headers={CLIENT_ID_TAKEN: "true"})
+    return existing_id

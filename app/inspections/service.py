@@ -139,31 +139,19 @@ def get_inspection(*, session: Session, user: User, inspection_id: int) -> Inspe
     return inspection
 
 
-#: the header of the 409 for a ``client_id`` another township's report holds: the phone then
-#: gives its report a new id and sends it again (``app/static/phone/outbox.js``)
-CLIENT_ID_TAKEN = "X-Client-Id-Taken"
-
-
 def _replay(session: Session, user: User, data: InspectionCreate, digest: str) -> Inspection | None:
     """The stored report for this ``client_id`` if this is a replay of it; 409 if it differs.
 
     Another township's report is not the caller's to see: its 409 says only that the id is
     taken (nothing of the report: not its receipt, not whether its content matched).
     """
-    found = session.execute(
-        select(Inspection.id, Facility.township_id)
-        .join(Facility, Facility.id == Inspection.facility_id)
-        .where(Inspection.client_id == data.client_id)
-    ).first()
-    if found is None:
+    taken = (
+        f"The client_id {data.client_id} is already taken; give this report a new client_id"
+        " and send it again"
+    )
+    existing_id = access.claimed_by(session, user, Inspection, data.client_id, taken)
+    if existing_id is None:
         return None
-    existing_id, township_id = found
-    if access.township_limit(user) not in (None, township_id):
-        raise Conflict(
-            f"The client_id {data.client_id} is already taken; give this report a new"
-            " client_id and send it again",
-            headers={CLIENT_ID_TAKEN: "true"},
-        )
     existing = _load(session, existing_id)
     assert existing is not None
     if existing.payload_sha256 != digest:

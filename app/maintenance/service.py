@@ -150,8 +150,6 @@ def create_order(
     return create_order_once(session=session, settings=settings, user=user, data=data)[0]
 
 
-#: the header of the 409 for a ``client_id`` another township's order holds (as reports')
-CLIENT_ID_TAKEN = inspections.CLIENT_ID_TAKEN
 #: what an order says: a replay under the same ``client_id`` says the same
 _CONTENT = (
     "facility_id",
@@ -170,20 +168,13 @@ def _replay(session: Session, user: User, data: OrderCreate) -> MaintenanceOrder
 
     Another township's order is not the caller's to see: its 409 says only that the id is
     taken (nothing of the order)."""
-    found = session.execute(
-        select(MaintenanceOrder.id, Facility.township_id)
-        .join(Facility, Facility.id == MaintenanceOrder.facility_id)
-        .where(MaintenanceOrder.client_id == data.client_id)
-    ).first()
-    if found is None:
+    taken = (
+        f"The client_id {data.client_id} is already taken; give this order a new client_id"
+        " and send it again"
+    )
+    existing_id = access.claimed_by(session, user, MaintenanceOrder, data.client_id, taken)
+    if existing_id is None:
         return None
-    existing_id, township_id = found
-    if access.township_limit(user) not in (None, township_id):
-        raise Conflict(
-            f"The client_id {data.client_id} is already taken; give this order a new"
-            " client_id and send it again",
-            headers={CLIENT_ID_TAKEN: "true"},
-        )
     existing = _load(session, existing_id)
     assert existing is not None
     differs = any(getattr(existing, name) != getattr(data, name) for name in _CONTENT)
