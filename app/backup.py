@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -31,6 +32,7 @@ from app.audit import chain
 from app.config import Settings
 from app.db import make_engine
 from app.models.base import utcnow
+from app.photos.store import PhotoStore, StoredObject, photo_store_for
 
 FORMAT = "memorial-patrol-backup"
 VERSION = 1
@@ -237,7 +239,8 @@ def backup(*, settings: Settings, target: Path, pg_dump: str | None = None) -> d
         else:
             figures, database = _dump_postgresql(url, dump, pg_dump)
         partial = Path(work) / "archive.tar"
-        manifest = _write_archive(partial, settings.photo_path, dump, figures, database)
+        store = photo_store_for(settings)
+        manifest = _write_archive(partial, store, dump, figures, database)
         partial.chmod(0o600)  # password hashes and personal data: for its owner only
         with open(partial, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -314,7 +317,7 @@ def _dump_postgresql(
 
 def _write_archive(
     archive: Path,
-    photo_dir: Path,
+    store: PhotoStore,
     dump: Path,
     figures: dict[str, Any],
     database: dict[str, Any],
@@ -326,12 +329,12 @@ def _write_archive(
         database["member"] = dump.name
         database["sha256"], database["bytes"] = _add(tar, dump, dump.name)
         for key in figures["photo_keys"]:
-            source = photo_dir / _safe_key(key)
-            if not source.is_file():
+            stored = store.open(_safe_key(key).as_posix())
+            if stored is None:
                 missing.append(key)
                 continue
-            files[key], size = _add(tar, source, f"{PHOTOS}/{key}")
-            total += size
+            files[key] = _add_photo(tar, stored, f"{PHOTOS}/{key}")
+            total += stored.size
         manifest = {
             "format": FORMAT,
             "version": VERSION,
@@ -362,6 +365,36 @@ def _add(tar: tarfile.TarFile, source: Path, name: str) -> tuple[str, int]:
     return reader.sha256.hexdigest(), info.size
 
 
+def _add_photo(tar: tarfile.TarFile, stored: StoredObject, name: str) -> str:
+    """Add a photo read from the store (a directory or an object store); its SHA-256."""
+    info = tarfile.TarInfo(name)
+    info.size = stored.size
+    info.mode = 0o644
+    info.mtime = int(utcnow().timestamp())
+    reader = _Hashing(_ChunkReader(stored.chunks))
+    tar.addfile(info, reader)
+    return reader.sha256.hexdigest()
+
+
+class _ChunkReader:
+    """A file over the chunks a store hands out: ``read(n)`` gives n bytes until the end."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        if size < 0:
+            size = len(self.buffer)
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+
 # --- restore -------------------------------------------------------------------------------
 
 
@@ -386,7 +419,8 @@ def restore(
                 f" (MEMORIAL_DATABASE_URL) is {dialect}"
             )
         tool = _tool("pg_restore", pg_restore) if dialect == "postgresql" else None
-        _refuse_non_empty(url, settings.photo_path)
+        store = photo_store_for(settings)
+        _refuse_non_empty(url, store)
         _verify_checksums(tar, manifest, members)
         with tempfile.TemporaryDirectory(prefix=".restore-") as work:
             if dialect == "sqlite":
@@ -397,8 +431,10 @@ def restore(
         for key, expected in manifest["photos"]["sha256"].items():
             member = tar.extractfile(members[f"{PHOTOS}/{key}"])
             assert member is not None
-            written = _write_file(settings.photo_path / _safe_key(key), member)
-            if written != expected:
+            data = member.read()  # one photo, at most 10 MiB
+            # keys are content addresses: the store files the bytes under the same key
+            written = store.put(data, suffix=PurePosixPath(key).suffix)
+            if written != key or hashlib.sha256(data).hexdigest() != expected:
                 raise BackupError(f"photo {key} was written with a different SHA-256")
     engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
     try:
@@ -437,11 +473,12 @@ def _read_manifest(
     return manifest, members
 
 
-def _refuse_non_empty(url: URL, photo_dir: Path) -> None:
-    if photo_dir.exists() and any(p.is_file() for p in photo_dir.rglob("*")):
+def _refuse_non_empty(url: URL, store: PhotoStore) -> None:
+    if next(iter(store.keys()), None) is not None:
         raise BackupError(
-            f"The photo store {photo_dir} already holds files: restore only into an empty"
-            " photo directory (MEMORIAL_PHOTO_DIR)"
+            f"The photo store {store.describe()} already holds files: restore only into an"
+            " empty photo directory (MEMORIAL_PHOTO_DIR) or object store prefix"
+            " (MEMORIAL_PHOTO_STORE)"
         )
     if url.get_backend_name() == "sqlite":
         path = url.database

@@ -1,6 +1,7 @@
 """The ``memorial`` command: serve, migrate, seed, users, spreadsheet import, due dates,
 backup and restore, and the audit chain's check."""
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from app import migrate
 from app.auth import service as auth
 from app.auth.schemas import UserCreate
 from app.config import Settings, get_settings
+from app.counties import service as counties
 from app.db import Database
 from app.errors import AppError
 from app.facilities import importer
@@ -109,8 +111,8 @@ def seed(
     finally:
         db.dispose()
     console.print(
-        f"Reference data: {report.townships_created} townships, "
-        f"{report.policies_created} patrol policies added."
+        f"Reference data: {report.counties_created} counties, "
+        f"{report.townships_created} townships, {report.policies_created} patrol policies added."
     )
     if not report.samples:
         why = "production" if settings.env == "production" else "--samples loads the demo"
@@ -150,6 +152,13 @@ def create_user(
         str | None, typer.Option(help="township division code or name (township users)")
     ] = None,
     full_name: Annotated[str | None, typer.Option(help="display name")] = None,
+    division: Annotated[
+        str | None,
+        typer.Option(
+            help="division code the user reaches (admin and county users): a province (2"
+            " digits), a city (4) or a county (6); default the whole installation",
+        ),
+    ] = None,
 ) -> None:
     """Create a user (for example the first admin of a new installation)."""
     settings = _settings()
@@ -158,28 +167,38 @@ def create_user(
         with db.session() as session:
             township_id = None
             if township is not None:
-                found = session.exec(
+                matches = session.exec(
                     select(Township).where(
                         (Township.code == township) | (Township.name == township)
                     )
-                ).first()
-                if found is None:
+                ).all()
+                if not matches:
                     err.print(f"[red]No township with code or name {township}[/red]")
                     raise typer.Exit(1)
-                township_id = found.id
+                if len(matches) > 1:  # one name in two counties
+                    codes = ", ".join(sorted(t.code for t in matches))
+                    err.print(
+                        f"[red]{township} names {len(matches)} townships ({codes}); "
+                        "give its code[/red]"
+                    )
+                    raise typer.Exit(1)
+                township_id = matches[0].id
             try:
                 data = UserCreate(
                     username=username,
                     password=password,
                     role=role,
                     township_id=township_id,
+                    division_code=division,
                     full_name=full_name or username,
                 )
                 user = auth.create_user(session=session, actor=None, data=data, settings=settings)
             except ValidationError as exc:
                 for error in exc.errors():
                     field = ".".join(str(p) for p in error["loc"]) or "user"
-                    message = f"{field}: {error['msg']}".replace("township_id", "--township")
+                    message = f"{field}: {error['msg']}".replace(
+                        "township_id", "--township"
+                    ).replace("division_code", "--division")
                     err.print(f"[red]{message}[/red]")
                 raise typer.Exit(1) from None
             except AppError as exc:  # a 422 of the password rules: "password: <the rule>"
@@ -192,6 +211,54 @@ def create_user(
     finally:
         db.dispose()
     console.print(f"Created {user.role.value} user [bold]{user.username}[/bold] (id {user.id})")
+
+
+@cli.command("add-county")
+def add_county(
+    code: Annotated[str, typer.Argument(help="6-digit division code of the county")],
+    name: Annotated[str, typer.Option(help="the county's name, as pages show it")],
+    outline: Annotated[
+        Path,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="GeoJSON Polygon or MultiPolygon of the county (WGS-84): a geometry, a Feature"
+            " or a FeatureCollection of one; facilities must lie inside it",
+        ),
+    ],
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone its dates are reckoned in")
+    ] = "Asia/Shanghai",
+) -> None:
+    """Add a county, so that townships (POST /api/v1/townships) can be added under it."""
+    settings = _settings()
+    try:
+        document = json.loads(outline.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        err.print(f"[red]--outline {outline}: not readable GeoJSON ({exc})[/red]")
+        raise typer.Exit(1) from None
+    db = Database(settings)
+    try:
+        with db.session() as session:
+            try:
+                county = counties.add_county(
+                    session=session,
+                    actor=None,
+                    code=code,
+                    name=name,
+                    outline=document,
+                    timezone=timezone,
+                )
+            except AppError as exc:
+                details = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+                for detail in details:
+                    if isinstance(detail, dict):
+                        detail = f"{detail['loc'][-1]}: {detail['msg']}"
+                    err.print(f"[red]{detail}[/red]")
+                raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(f"Added county [bold]{county.name}[/bold] ({county.code}, id {county.id})")
 
 
 @cli.command("import-facilities")

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     #: how far outside the outline a facility may still be registered, in metres
     county_margin_m: float = Field(default=2000.0, ge=0, le=50_000)
     photo_dir: Path | None = None
+    #: photos in an S3-compatible object store, ``s3://bucket/prefix``, that several app
+    #: hosts share (endpoint and keys from AWS_* variables); empty: the directory photo_dir
+    photo_store: str = Field(default="", max_length=1024)
     token_ttl_minutes: int = Field(default=12 * 60, ge=5, le=30 * 24 * 60)
     #: how long a township inspector's phone signed in at /m/signin stays signed in (revoked
     #: at once, like every token, by a password, role or township change, or deactivation)
@@ -130,6 +133,18 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("photo_store")
+    @classmethod
+    def _photo_store_url(cls, value: str) -> str:
+        from app.photos.store import parse_s3_url
+
+        if value:
+            try:
+                parse_s3_url(value)
+            except ValueError as exc:
+                raise ValueError(f"MEMORIAL_PHOTO_STORE: {exc}") from None
         return value
 
     @field_validator("county_boundary")

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.db import Database
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, InvalidInput, Unauthorized
+from app.listing import CURSOR_LOC, CURSOR_MAX_LENGTH, Window
 from app.models import Role, User
 from app.security import csrf_matches, decode_access_token
 
@@ -178,16 +179,41 @@ StaffUser = Annotated[User, Depends(require_roles(Role.admin, Role.county))]
 
 
 class Pagination:
-    def __init__(self, limit: int, offset: int) -> None:
+    def __init__(self, limit: int, offset: int, cursor: str | None = None) -> None:
         self.limit = limit
         self.offset = offset
+        self.cursor = cursor
+
+    @property
+    def window(self) -> Window:
+        return Window(limit=self.limit, offset=self.offset, cursor=self.cursor)
 
 
-async def pagination(
-    limit: Annotated[int, Query(ge=1, le=500, description="rows per page")] = 50,
-    offset: Annotated[int, Query(ge=0, le=2_147_483_647, description="rows to skip")] = 0,
-) -> Pagination:
+_Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]
+_Offset = Annotated[int, Query(ge=0, le=2_147_483_647, description="rows to skip")]
+
+
+async def pagination(limit: _Limit = 50, offset: _Offset = 0) -> Pagination:
     return Pagination(limit, offset)
 
 
+async def keyset_pagination(
+    limit: _Limit = 50,
+    offset: _Offset = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=CURSOR_MAX_LENGTH,
+            description="the `next` of the page before: the page after it (instead of offset)",
+        ),
+    ] = None,
+) -> Pagination:
+    if cursor is not None and offset:
+        raise InvalidInput(CURSOR_LOC, "Send either cursor or offset, not both")
+    return Pagination(limit, offset, cursor or None)
+
+
+#: ``?limit=&offset=``
 PageDep = Annotated[Pagination, Depends(pagination)]
+#: ``?limit=&offset=`` or ``?limit=&cursor=`` (keyset paging: app.listing)
+KeysetPageDep = Annotated[Pagination, Depends(keyset_pagination)]

@@ -13,6 +13,7 @@ from app import health
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
+from app.counties.router import router as counties_router
 from app.db import Database
 from app.errors import install_error_handlers
 from app.exports.router import router as exports_router
@@ -28,7 +29,7 @@ from app.ogc.router import router as ogc_router
 from app.photos.gate import DecodeGate
 from app.photos.processing import MAX_BYTES as MAX_PHOTO_BYTES
 from app.photos.router import router as photos_router
-from app.photos.store import LocalPhotoStore
+from app.photos.store import photo_store_for
 from app.reports.router import router as reports_router
 from app.schedule.router import router as schedule_router
 from app.townships.router import router as townships_router
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.photo_store = LocalPhotoStore(settings.photo_path)
+    app.state.photo_store = photo_store_for(settings)
     app.state.decode_gate = DecodeGate.from_settings(settings)  # one per worker process
     install_error_handlers(app)
     ogc_errors.install(app)
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         auth_router,
         townships_router,
+        counties_router,
         facilities_router,
         inspections_router,
         photos_router,

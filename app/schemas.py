@@ -143,12 +143,31 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list: ``?limit=&offset=`` → items, total, limit, offset."""
+    """One page of a list: ``?limit=&offset=`` (or ``&cursor=``) → items, total, limit,
+    offset, next (app.listing)."""
 
     items: list[T]
-    total: int = Field(description="matching rows in all pages")
+    total: int | None = Field(
+        description="matching rows in all pages; null on a page asked for by cursor"
+        " (the first page has it)"
+    )
     limit: int
     offset: int
+    next: str | None = Field(
+        default=None,
+        description="send as ?cursor= for the page after this one; null on the last page",
+    )
+
+    @classmethod
+    def of(cls, listed: Any, items: list[T], window: Any) -> "Page[T]":
+        """The page ``listed`` (an ``app.listing.Listed``) holds, its rows shaped as ``items``."""
+        return cls(
+            items=items,
+            total=listed.total,
+            limit=window.limit,
+            offset=window.offset,
+            next=listed.next,
+        )
 
 
 class TownshipRef(BaseModel):
@@ -156,6 +175,14 @@ class TownshipRef(BaseModel):
 
     id: int
     code: str
+    name: str
+
+
+class CountyRef(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str = Field(description="6-digit division code")
     name: str
 
 

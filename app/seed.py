@@ -19,6 +19,7 @@ the API uses and is audited as the ``_system`` user.
 """
 
 import csv
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,6 +32,7 @@ from app.auth import service as auth
 from app.auth.schemas import UserCreate
 from app.clock import local_today
 from app.config import SEED_DIR, Settings
+from app.counties import service as counties
 from app.facilities import importer
 from app.funds import service as funds
 from app.funds.schemas import AllocationCreate
@@ -97,6 +99,7 @@ DEMO_LOGINS = (
 
 @dataclass
 class SeedReport:
+    counties_created: int = 0
     townships_created: int = 0
     policies_created: int = 0
     samples: bool = False
@@ -119,10 +122,12 @@ def system_user(session: Session) -> User:
                 f"User {user.id} ('{user.username}') can sign in, but it is the reserved"
                 " account seed writes as; set it inactive with password hash '!' again"
             )
+        user.division_code = ""  # the seed's actor reaches every county (issue 12)
         return user
     user = User.model_validate(
         {
             "username": SYSTEM_USERNAME,
+            "division_code": "",
             "full_name": "系统（种子数据）",
             "role": Role.admin,
             "password_hash": _NO_PASSWORD,
@@ -141,6 +146,27 @@ def system_user(session: Session) -> User:
     )
     session.commit()
     return user
+
+
+#: the county the seed's townships and sample data belong to
+SEED_COUNTY = "140521"
+
+
+def _county(session: Session, settings: Settings, system: User) -> int:
+    """Qinshui (140521), the county of the seed's townships, if it is absent: its name is
+    ``MEMORIAL_COUNTY_NAME``, its time zone ``MEMORIAL_TIMEZONE`` and its outline the file
+    ``MEMORIAL_COUNTY_BOUNDARY`` (other counties are added with ``memorial add-county``)."""
+    if counties.by_code(session, SEED_COUNTY) is not None:
+        return 0
+    counties.add_county(
+        session=session,
+        actor=system,
+        code=SEED_COUNTY,
+        name=settings.county_name,
+        outline=json.loads(settings.county_boundary.read_text(encoding="utf-8")),
+        timezone=settings.timezone,
+    )
+    return 1
 
 
 def _townships(session: Session, system: User) -> int:
@@ -182,6 +208,9 @@ def _demo_users(session: Session, system: User) -> int:
             role=login.role,
             full_name=login.full_name,
             township_id=codes[login.township_code] if login.township_code else None,
+            # the demo's county clerk reaches Qinshui, the county of the demo; its admin the
+            # whole installation
+            division_code=SEED_COUNTY if login.role is Role.county else None,
         )
         auth.create_user(session=session, actor=system, data=data)
         created += 1
@@ -213,6 +242,7 @@ def load(*, session: Session, settings: Settings, samples: bool) -> SeedReport:
         )
     system = system_user(session)
     report = SeedReport(
+        counties_created=_county(session, settings, system),
         townships_created=_townships(session, system),
         policies_created=_policies(session, system),
     )

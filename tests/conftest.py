@@ -101,7 +101,27 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("template")
     path = folder / "template.db"
     migrate.upgrade(make_settings(folder, f"sqlite:///{path}"))
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        add_home_county(connection)
+    engine.dispose()
     return path
+
+
+def add_home_county(connection: Connection) -> None:
+    """Qinshui (140521) with the seed's outline: the county the tests' townships are in, as
+    ``memorial seed`` adds it (other counties are added by the tests that need them)."""
+    geometry = factories.home_outline_geometry()
+    now = datetime.now(UTC)
+    if connection.dialect.name == "sqlite":
+        now = now.replace(tzinfo=None)
+    connection.execute(
+        text(
+            "INSERT INTO counties (code, name, timezone, outline, created_at, updated_at) "
+            "VALUES ('140521', '沁水县', 'Asia/Shanghai', :outline, :now, :now)"
+        ),
+        {"outline": geometry, "now": now},
+    )
 
 
 def worker_database_name(base_url: str, worker: str) -> str:
@@ -210,6 +230,7 @@ def _truncate_postgres(url: str) -> None:
                 for tier, days in DEFAULT_INTERVAL_DAYS.items()
             ],
         )
+        add_home_county(connection)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,5 +1,6 @@
 """Plain factory functions for tests: rows straight into the database, tokens for users."""
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -71,6 +72,16 @@ def off_the_edge(metres: float, *, facing: tuple[float, float] = (0.0, 0.0)) -> 
     return lon, lat
 
 
+def home_outline_geometry() -> str:
+    """The seed's outline of Qinshui as GeoJSON geometry text (what ``counties.outline`` holds)."""
+    data = json.loads(DEFAULT_COUNTY_BOUNDARY.read_text(encoding="utf-8"))
+    if data.get("type") == "FeatureCollection":
+        data = data["features"][0]
+    if data.get("type") == "Feature":
+        data = data["geometry"]
+    return json.dumps(data, ensure_ascii=False)
+
+
 def county_today() -> date:
     """Today in county time, as the service computes it (not the host's UTC date)."""
     return datetime.now(COUNTY_TZ).date()
@@ -99,6 +110,7 @@ def make_user(
         full_name="测试用户",
         role=role,
         township_id=township.id if township else None,
+        division_code=township.code if township else "",
         password_hash=_PASSWORD_HASH,
         is_active=is_active,
     )

@@ -191,6 +191,9 @@ MATRIX = [
         params=_fresh("user"),
         body=_json({"full_name": "改过的名字"}),
     ),
+    Row("GET", "/api/v1/counties", "401 200 200 200 200"),
+    Row("GET", "/api/v1/counties/{county_id}", "401 200 200 200 200"),
+    Row("GET", "/api/v1/counties/{county_id}/outline.geojson", "401 200 200 200 200"),
     Row("GET", "/api/v1/townships", "401 200 200 200 200"),
     Row("POST", "/api/v1/townships", "401 201 403 403 403", body=_township_create),
     Row("GET", "/api/v1/townships/{township_id}", "401 200 200 200 404"),
@@ -316,6 +319,16 @@ MATRIX = [
     ),
     Row("GET", "/api/v1/campaigns/{campaign_id}", "401 200 200 200 404"),
     Row("GET", "/api/v1/campaigns/{campaign_id}/progress", "401 200 200 200 404"),
+    Row("GET", "/api/v1/campaigns/{campaign_id}/missing", "401 200 200 200 404"),
+    # a county's own patrol intervals: read by whoever reaches the county, set by its admin
+    Row("GET", "/api/v1/counties/{county_id}/patrol-policies", "401 200 200 200 200"),
+    Row(
+        "PUT",
+        "/api/v1/counties/{county_id}/patrol-policies",
+        "401 200 403 403 403",
+        body=_json({"intervals": {"national": 9}}),
+    ),
+    Row("DELETE", "/api/v1/counties/{county_id}/patrol-policies/{tier}", "401 200 403 403 403"),
     Row("GET", "/api/v1/stats", "401 200 200 200 200"),
     Row("GET", "/api/v1/reports/annual", "401 200 200 200 200"),
     Row("GET", "/api/v1/exports/overdue.csv", "401 200 200 200 200"),
@@ -324,6 +337,7 @@ MATRIX = [
     Row("GET", "/api/v1/exports/annual.xlsx", "401 200 200 200 200"),
     Row("GET", "/api/v1/exports/annual.docx", "401 200 200 200 200"),
     Row("GET", "/api/v1/map/facilities.geojson", "401 200 200 200 200"),
+    Row("GET", "/api/v1/map/clusters", "401 200 200 200 200"),
     Row("GET", "/api/v1/audit", "401 200 200 403 403"),
     Row("GET", "/api/v1/vocabulary", "200 200 200 200 200"),
     # --- public, health, documentation ------------------------------------------------
@@ -603,6 +617,8 @@ class Objects:
             "order_id": self.new_order("planned"),
             "allocation_id": self.new_allocation(),
             "campaign_id": campaign["id"],
+            "county_id": self.world.township_a.county_id,  # Qinshui
+            "tier": "national",
             "township_id": self.a,
             "user_id": self.world.township_user.id,
             "collection_id": "facilities",

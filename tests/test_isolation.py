@@ -199,6 +199,10 @@ def add_township_b(db: Database, settings: Settings, world: World) -> None:
 
 @pytest.fixture
 def isolated(client: TestClient, db: Database, settings: Settings, world: World) -> Isolated:
+    return make_isolated(client, db, settings, world)
+
+
+def make_isolated(client: TestClient, db: Database, settings: Settings, world: World) -> Isolated:
     """Township A with one of everything (made through the API), then township B."""
     county = world.headers("county")
 

@@ -75,3 +75,54 @@ def test_the_chain_has_a_single_head() -> None:
 
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
+
+
+def test_counties_come_from_the_townships_and_users_keep_what_they_reached(
+    empty_database: str, tmp_path: Path
+) -> None:
+    """0009 on data of a single-county installation: Qinshui becomes a county row with the
+    seed's outline, every township belongs to it, a township user reaches their township's
+    code and every other user Qinshui (140521) — what each saw before."""
+    settings = make_settings(tmp_path, empty_database)
+    migrate.upgrade(settings, "0008")
+    engine = make_engine(empty_database)
+    now = "2026-01-01 00:00:00+00"
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO townships (id, code, name, created_at, updated_at) VALUES"
+                " (1, '140521100', '龙港镇', :now, :now), (2, '140521103', '端氏镇', :now, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, full_name, role, township_id, password_hash,"
+                " is_active, tokens_valid_after, created_at, updated_at) VALUES"
+                " (1, 'admin', 'A', 'admin', NULL, 'x', true, :now, :now, :now),"
+                " (2, 'clerk', 'C', 'county', NULL, 'x', true, :now, :now, :now),"
+                " (3, 'lg', 'L', 'township', 2, 'x', true, :now, :now, :now)"
+            ),
+            {"now": now},
+        )
+    engine.dispose()
+    migrate.upgrade(settings)
+    engine = make_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            counties = connection.execute(
+                text("SELECT id, code, name, outline IS NOT NULL FROM counties")
+            ).all()
+            assert [tuple(c)[1:] for c in counties] == [("140521", "沁水县", True)]
+            owners = connection.execute(text("SELECT DISTINCT county_id FROM townships")).all()
+            assert owners == [(counties[0][0],)]
+            divisions = connection.execute(
+                text("SELECT username, division_code FROM users ORDER BY id")
+            ).all()
+            assert [tuple(d) for d in divisions] == [
+                ("admin", "140521"),
+                ("clerk", "140521"),
+                ("lg", "140521103"),
+            ]
+    finally:
+        engine.dispose()

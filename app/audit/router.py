@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 
 from app.audit import service
 from app.audit.schemas import AuditRead
-from app.deps import PageDep, SessionDep, StaffUser
+from app.deps import KeysetPageDep, SessionDep, StaffUser
 from app.errors import SIGNED_IN, error_responses
 from app.schemas import Id, Instant, Page, SafeText
 
@@ -15,12 +15,12 @@ router = APIRouter(prefix="/audit", tags=["audit"], responses=SIGNED_IN)
     "",
     response_model=Page[AuditRead],
     responses=error_responses(403),
-    summary="The audit log, newest first",
+    summary="The audit log, newest first (a division's staff: the acts of its own users)",
 )
 def list_audit(
     session: SessionDep,
-    _user: StaffUser,
-    page: PageDep,
+    user: StaffUser,
+    page: KeysetPageDep,
     object_type: Annotated[SafeText | None, Query(max_length=32, examples=["facility"])] = None,
     object_id: Annotated[SafeText | None, Query(max_length=64)] = None,
     actor_id: Id | None = None,
@@ -28,7 +28,7 @@ def list_audit(
     since: Annotated[Instant | None, Query(alias="from")] = None,
     until: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> Page[AuditRead]:
-    rows, total = service.list_entries(
+    listed = service.list_entries(
         session=session,
         object_type=object_type,
         object_id=object_id,
@@ -38,6 +38,7 @@ def list_audit(
         until=until,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.cursor,
+        viewer=user,
     )
-    items = [AuditRead.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, [AuditRead.model_validate(r) for r in listed.rows], page)

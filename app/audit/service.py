@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
+from app import access, listing
 from app.audit import chain
 from app.models import AuditEntry, User
 
@@ -58,6 +58,10 @@ def _as_stored(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if value is None else json.loads(json.dumps(value, ensure_ascii=False))
 
 
+#: the order of the audit log: newest first
+NEWEST_FIRST = (listing.desc(AuditEntry.at), listing.desc(AuditEntry.id))
+
+
 def list_entries(
     *,
     session: Session,
@@ -68,9 +72,26 @@ def list_entries(
     since: datetime | None,
     until: datetime | None,
     limit: int,
-    offset: int,
-) -> tuple[list[AuditEntry], int]:
+    offset: int = 0,
+    cursor: str | None = None,
+    viewer: User | None = None,
+) -> listing.Listed[AuditEntry]:
+    """The log, newest first. With ``viewer``, what the staff of a division read: all of it
+    when their division holds every county of the installation, else the entries of actors
+    within their division (whose every act lies inside it), never those of the
+    installation's administrators, the seed or the command line."""
     conditions: list[Any] = []
+    bounds = None
+    if viewer is not None and not access.covers_installation(session, viewer):
+        bounds = access.code_range(access.reach(viewer))
+    if bounds is not None:
+        conditions.append(
+            AuditEntry.actor_id.in_(
+                select(User.id).where(
+                    User.division_code >= bounds[0], User.division_code < bounds[1]
+                )
+            )
+        )
     if object_type:
         conditions.append(AuditEntry.object_type == object_type)
     if object_id:
@@ -83,12 +104,9 @@ def list_entries(
         conditions.append(AuditEntry.at >= since)
     if until:
         conditions.append(AuditEntry.at < until)
-    total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
-    rows = session.exec(
-        select(AuditEntry)
-        .where(*conditions)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), total
+    return listing.page(
+        session,
+        select(AuditEntry).where(*conditions),
+        sort=NEWEST_FIRST,
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+    )

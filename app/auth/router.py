@@ -6,7 +6,14 @@ from pydantic import AfterValidator
 
 from app.auth import service, throttle
 from app.auth.schemas import PasswordChange, Token, UserCreate, UserRead, UserUpdate
-from app.deps import AdminUser, CurrentUser, DatabaseDep, PageDep, SessionDep, SettingsDep
+from app.deps import (
+    AdminUser,
+    CurrentUser,
+    DatabaseDep,
+    KeysetPageDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.errors import BODY, SIGNED_IN, error_responses
 from app.models import Role
 from app.schemas import Id, Page, check_text
@@ -79,16 +86,21 @@ def change_password(
 )
 def list_users(
     session: SessionDep,
-    _admin: AdminUser,
-    page: PageDep,
+    admin: AdminUser,
+    page: KeysetPageDep,
     role: Role | None = None,
     township_id: Id | None = None,
 ) -> Page[UserRead]:
-    rows, total = service.list_users(
-        session=session, role=role, township_id=township_id, limit=page.limit, offset=page.offset
+    listed = service.list_users(
+        session=session,
+        role=role,
+        township_id=township_id,
+        limit=page.limit,
+        offset=page.offset,
+        cursor=page.cursor,
+        actor=admin,
     )
-    items = [UserRead.model_validate(r) for r in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, [UserRead.model_validate(r) for r in listed.rows], page)
 
 
 @router.post(
@@ -113,8 +125,9 @@ def create_user(
     tags=["users"],
     summary="One user",
 )
-def read_user(session: SessionDep, _admin: AdminUser, user_id: Id) -> UserRead:
-    return UserRead.model_validate(service.get_user(session=session, user_id=user_id))
+def read_user(session: SessionDep, admin: AdminUser, user_id: Id) -> UserRead:
+    user = service.get_managed_user(session=session, actor=admin, user_id=user_id)
+    return UserRead.model_validate(user)
 
 
 @router.patch(

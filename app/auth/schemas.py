@@ -13,6 +13,16 @@ Username = Annotated[
 # Passwords keep their spaces (InputModel trims every other string).
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128, strip_whitespace=False)]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+#: what a user reaches: '' (the whole country), a province (2 digits), a city (4), a county
+#: (6) or a township (9): the townships whose code starts with it (app.access)
+Division = Annotated[
+    str,
+    StringConstraints(max_length=9, pattern=r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9})?$"),
+]
+_DIVISION = (
+    "division code the user reaches: 2 digits (a province), 4 (a city), 6 (a county), or ''"
+    " (the whole country); a township user's is their township's code. Default: yours"
+)
 
 
 class Token(BaseModel):
@@ -27,6 +37,7 @@ class UserCreate(InputModel):
     phone: Phone | None = None
     role: Role
     township_id: Id | None = Field(default=None, description="required for township users")
+    division_code: Division | None = Field(default=None, description=_DIVISION)
     password: Password
 
     @model_validator(mode="after")
@@ -43,6 +54,7 @@ class UserUpdate(InputModel):
     phone: Phone | None = None
     role: Role | None = None
     township_id: Id | None = None
+    division_code: Division | None = Field(default=None, description=_DIVISION)
     is_active: bool | None = None
     password: Password | None = None
 
@@ -61,5 +73,6 @@ class UserRead(BaseModel):
     phone: str | None
     role: Role
     township: TownshipRef | None
+    division_code: str
     is_active: bool
     created_at: datetime

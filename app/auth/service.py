@@ -6,10 +6,12 @@ from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
+from app import access, listing
 from app.audit import service as audit
 from app.auth import passwords, throttle
 from app.auth.schemas import UserCreate, UserUpdate
 from app.config import Settings
+from app.counties import service as counties_service
 from app.db import Database
 from app.errors import (
     Conflict,
@@ -18,7 +20,7 @@ from app.errors import (
     Unauthorized,
     conflict_on_duplicate,
 )
-from app.models import Role, User
+from app.models import County, Role, User
 from app.models.base import utcnow
 from app.security import hash_password, verify_password
 from app.townships import service as townships
@@ -81,24 +83,88 @@ def get_user(*, session: Session, user_id: int) -> User:
     return user
 
 
+def managed_by(actor: User | None) -> list[Any]:
+    """Conditions for the users ``actor`` manages: those within their division (an
+    administrator of a city manages the city's users, not the province's)."""
+    bounds = None if actor is None else access.code_range(access.reach(actor))
+    if bounds is None:
+        return []
+    return [User.division_code >= bounds[0], User.division_code < bounds[1]]
+
+
+def get_managed_user(*, session: Session, actor: User, user_id: int) -> User:
+    """A user ``actor`` manages, or 404 (a user outside their division is not shown)."""
+    user = get_user(session=session, user_id=user_id)
+    if not user.division_code.startswith(access.reach(actor)):
+        raise NotFound(f"User {user_id} not found")
+    return user
+
+
+def _division(
+    session: Session,
+    actor: User | None,
+    *,
+    role: Role,
+    township_id: int | None,
+    asked: str | None,
+    current: str | None,
+) -> str:
+    """The division code a user gets: a township user's township's code; staff the one
+    asked for, else the one they had, else the actor's. It must lie within the actor's
+    division and name a known region (a county's code or the start of one)."""
+    field = ("body", "division_code")
+    if role is Role.township:
+        assert township_id is not None
+        code = townships.require(session, township_id, user=actor).code
+        if asked not in (None, code):
+            raise InvalidInput(
+                field, f"A township user's division_code is their township's code ({code})"
+            )
+        return code
+    if asked is not None and len(asked) == 9:
+        raise InvalidInput(field, "Only township users reach a single township (9 digits)")
+    code = asked if asked is not None else current
+    if code is None or len(code) == 9:
+        code = "" if actor is None else access.reach(actor)
+        code = code[:6] if len(code) == 9 else code
+    if actor is not None and not code.startswith(access.reach(actor)):
+        raise InvalidInput(
+            field,
+            f"Division {code or '(the whole country)'} is outside yours "
+            f"({access.reach(actor) or 'the whole country'})",
+        )
+    if (
+        code
+        and not session.execute(
+            select(County.id).where(*counties_service.code_conditions(code)).limit(1)
+        ).first()
+    ):
+        raise InvalidInput(field, f"There is no county under division code {code}")
+    return code
+
+
 def list_users(
-    *, session: Session, role: Role | None, township_id: int | None, limit: int, offset: int
-) -> tuple[list[User], int]:
-    conditions: list[Any] = []
+    *,
+    session: Session,
+    role: Role | None,
+    township_id: int | None,
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+    actor: User | None = None,
+) -> listing.Listed[User]:
+    conditions: list[Any] = managed_by(actor)
     if role is not None:
         conditions.append(User.role == role)
     if township_id is not None:
         conditions.append(User.township_id == township_id)
-    total = session.exec(select(func.count()).select_from(User).where(*conditions)).one()
-    rows = session.exec(
-        select(User)
-        .where(*conditions)
-        .options(selectinload(User.township))
-        .order_by(User.username)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), total
+    return listing.page(
+        session,
+        select(User).where(*conditions),
+        sort=(listing.asc(User.username), listing.asc(User.id)),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        read=lambda paged: session.exec(paged.options(selectinload(User.township))).all(),
+    )
 
 
 def create_user(
@@ -107,7 +173,15 @@ def create_user(
     """``settings``: the password rules' minimum length (its default without them)."""
     passwords.check(data.password, username=data.username, settings=settings, field="password")
     if data.township_id is not None:
-        townships.require(session, data.township_id)
+        townships.require(session, data.township_id, user=actor)
+    division = _division(
+        session,
+        actor,
+        role=data.role,
+        township_id=data.township_id,
+        asked=data.division_code,
+        current=None,
+    )
     taken = f"The username '{data.username}' is already taken"
     if (existing := find_by_username(session=session, username=data.username)) is not None:
         raise Conflict(
@@ -115,8 +189,8 @@ def create_user(
             " whatever their upper or lower case, so choose another"
         )
     user = User.model_validate(
-        data.model_dump(exclude={"password"}),
-        update={"password_hash": hash_password(data.password)},
+        data.model_dump(exclude={"password", "division_code"}),
+        update={"password_hash": hash_password(data.password), "division_code": division},
     )
     # uq_users_username_lower catches a concurrent request that took the name meanwhile.
     with conflict_on_duplicate(session, taken, key=USERNAME_KEYS):
@@ -141,7 +215,7 @@ def update_user(
     data: UserUpdate,
     settings: Settings | None = None,
 ) -> User:
-    user = get_user(session=session, user_id=user_id)
+    user = get_managed_user(session=session, actor=actor, user_id=user_id)
     if user.username == SYSTEM_USERNAME:
         raise Conflict(
             f"User {user.id} ('{user.username}') is the reserved account that `memorial seed`"
@@ -168,17 +242,31 @@ def update_user(
     if role is Role.township:
         if township_id is None:
             raise InvalidInput(("body", "township_id"), "A township user needs a township_id")
-        townships.require(session, township_id)
+        townships.require(session, township_id, user=actor)
     elif "township_id" in changes and changes["township_id"] is not None:
         raise InvalidInput(("body", "township_id"), "Only township users belong to a township")
     else:
         township_id = None
     changes["township_id"] = township_id
+    if changes.get("division_code") is None:
+        changes.pop("division_code", None)
+    current = user.division_code
+    if user.role is Role.township and role is not Role.township:
+        current = current[:6]  # a former township user reaches their county by default
+    changes["division_code"] = _division(
+        session,
+        actor,
+        role=role,
+        township_id=township_id,
+        asked=changes.get("division_code"),
+        current=current,
+    )
 
     revoke = (
         password is not None
         or changes.get("is_active") is False
         or (changes.get("role", user.role) != user.role or township_id != user.township_id)
+        or changes["division_code"] != user.division_code
     )
     for field, value in changes.items():
         setattr(user, field, value)

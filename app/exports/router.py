@@ -1,15 +1,16 @@
-from collections.abc import Iterator
+from contextlib import closing
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from app import access
+from app import regions
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.errors import OTHER_TOWNSHIP, SIGNED_IN
-from app.exports import docx
+from app.exports import docx, service
+from app.exports.service import RowStream
 from app.exports.tables import (
     DATE_FORMAT,
     PERCENT_FORMAT,
@@ -22,12 +23,12 @@ from app.exports.tables import (
 )
 from app.funds import service as funds
 from app.funds.money import yuan_decimal
-from app.funds.router import ReportYear
-from app.funds.schemas import AccountRead, Totals
-from app.models import Facility, Tier
-from app.models.enums import CATEGORY_LABELS_ZH, ENTRY_LABELS_ZH, KIND_LABELS_ZH, TIER_LABELS_ZH
+from app.funds.router import OTHER_DIVISION, ReportDivision, ReportYear
+from app.funds.schemas import AccountRead, CountyTotals, Totals
+from app.models import Tier
+from app.models.enums import CATEGORY_LABELS_ZH, ENTRY_LABELS_ZH, TIER_LABELS_ZH
 from app.reports import annual
-from app.schedule import service as schedule
+from app.reports.schemas import AnnualReport
 from app.schemas import Day, Id
 
 router = APIRouter(prefix="/exports", tags=["exports"], responses=SIGNED_IN)
@@ -39,36 +40,14 @@ OVERDUE_HEADER = [
 OVERDUE_WIDTHS = [16, 30, 10, 12, 10, 12, 18, 12, 10, 10, 14]
 
 
-def _overdue_rows(facilities: list[Facility], as_of: date, tz: Any) -> Iterator[list[Any]]:
-    for f in facilities:
-        last = (
-            f.last_inspected_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-            if f.last_inspected_at
-            else ""
-        )
-        yield [
-            f.code,
-            f.name,
-            f.township.name,
-            f.village or "",
-            TIER_LABELS_ZH[f.tier],
-            KIND_LABELS_ZH[f.kind],
-            last,
-            f.next_due_on,
-            (as_of - f.next_due_on).days,
-            f.custodian_name or "",
-            f.custodian_phone or "",
-        ]
-
-
 def _overdue(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, as_of, township_id, tier
-):
+) -> tuple[date, RowStream]:
     as_of = as_of or local_today(settings.tz)
-    rows, _total = schedule.overdue_facilities(
-        session=session, user=user, as_of=as_of, township_id=township_id, tier=tier, limit=None
+    rows = service.overdue_rows(
+        session=session, user=user, as_of=as_of, township_id=township_id, tier=tier, tz=settings.tz
     )
-    return as_of, list(_overdue_rows(rows, as_of, settings.tz))
+    return as_of, rows
 
 
 _CSV = {200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM"}}
@@ -114,7 +93,8 @@ def export_overdue_xlsx(
         widths=OVERDUE_WIDTHS,
         formats={7: DATE_FORMAT},
     )
-    return xlsx_response(f"逾期未巡查设施_{as_of}.xlsx", f"overdue_{as_of}.xlsx", [sheet])
+    with closing(rows):  # the workbook is written whole before the answer starts
+        return xlsx_response(f"逾期未巡查设施_{as_of}.xlsx", f"overdue_{as_of}.xlsx", [sheet])
 
 
 FUND_SUMMARY_HEADER = [
@@ -133,9 +113,16 @@ LEDGER_HEADER = [
 _MONEY = {i: YUAN_FORMAT for i in (2, 3, 4, 5)}
 
 
-def _fund_sheets(session: SessionDep, user: CurrentUser, year: int, tz: Any) -> list[Sheet]:
+def _fund_sheets(
+    session: SessionDep, user: CurrentUser, year: int, tz: Any, division: str | None = None
+) -> list[Sheet]:
+    area = regions.area(session, user, division)
+    user = area.viewer  # the ledger below too: the division's, not the whole reach
     accounts = [
-        AccountRead.of(t, a) for t, a in funds.summary(session=session, user=user, year=year)
+        AccountRead.of(t, a)
+        for t, a in funds.summary(
+            session=session, user=user, year=year, townships_seen=area.townships
+        )
     ]
     names = {a.township.id: a.township.name for a in accounts}
 
@@ -148,7 +135,16 @@ def _fund_sheets(session: SessionDep, user: CurrentUser, year: int, tz: Any) -> 
         )
         return [first, second, *map(yuan_decimal, amounts), figures.execution_rate]
 
-    summary_rows = [money_row(a.township.name, a.township.code, a) for a in accounts]
+    summary_rows = []
+    for county in CountyTotals.per_county(area.counties, accounts):
+        # a region's sheet: each county's townships, then the county's subtotal
+        summary_rows += [
+            money_row(a.township.name, a.township.code, a)
+            for a in accounts
+            if a.county_id == county.county.id
+        ]
+        if len(area.counties) > 1:
+            summary_rows.append(money_row(f"{county.county.name}小计", county.county.code, county))
     summary_rows.append(money_row("合计", "", Totals.of(accounts)))
     entries, _ = funds.ledger(session=session, user=user, township_id=None, year=year, limit=None)
     ledger_rows = (
@@ -188,29 +184,37 @@ def _fund_sheets(session: SessionDep, user: CurrentUser, year: int, tz: Any) -> 
 @router.get(
     "/funds.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}},
-    summary="Fund summary and ledger of a year as an Excel workbook",
+    responses={200: {"content": {XLSX: {}}}, **OTHER_DIVISION},
+    summary="Fund summary (per township and county) and ledger of a year as an Excel workbook",
 )
 def export_funds(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: ReportYear
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    year: ReportYear,
+    division: ReportDivision = None,
 ) -> Response:
     return xlsx_response(
         f"零散烈士纪念设施保护经费_{year}.xlsx",
         f"funds_{year}.xlsx",
-        _fund_sheets(session, user, year, settings.tz),
+        _fund_sheets(session, user, year, settings.tz, division),
     )
 
 
 @router.get(
     "/annual.xlsx",
     response_class=Response,
-    responses={200: {"content": {XLSX: {}}}},
+    responses={200: {"content": {XLSX: {}}}, **OTHER_DIVISION},
     summary="The annual report as an Excel workbook",
 )
 def export_annual(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: ReportYear
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    year: ReportYear,
+    division: ReportDivision = None,
 ) -> Response:
-    report = annual.annual_report(session=session, user=user, year=year)
+    report = annual.annual_report(session=session, user=user, year=year, division=division)
     facilities = Sheet(
         title="设施",
         header=["乡镇", "在管设施", *(TIER_LABELS_ZH[t] for t in Tier)],
@@ -274,27 +278,87 @@ def export_annual(
         ],
         widths=[16, 100],
     )
-    fund_sheets = _fund_sheets(session, user, year, settings.tz)
+    fund_sheets = _fund_sheets(session, user, year, settings.tz, division)
+    counties = [_county_sheet(report)] if len(report.counties) > 1 else []
     return xlsx_response(
         f"零散烈士纪念设施年度报告_{year}.xlsx",
         f"annual_report_{year}.xlsx",
-        [overview, facilities, patrols, campaigns, maintenance, *fund_sheets],
+        [overview, *counties, facilities, patrols, campaigns, maintenance, *fund_sheets],
+    )
+
+
+def _county_sheet(report: AnnualReport) -> Sheet:
+    """A region's figures per county, with the region's total."""
+    rows = [
+        [
+            facilities.county.name,
+            facilities.county.code,
+            facilities.active,
+            patrols.inspections,
+            patrols.facilities_inspected,
+            patrols.on_site_rate,
+            yuan_decimal(money.allocated_fen),
+            yuan_decimal(money.spent_fen),
+            money.execution_rate,
+        ]
+        for facilities, patrols, money in zip(
+            report.facilities.by_county,
+            report.patrols.by_county,
+            report.funds.counties,
+            strict=True,
+        )
+    ]
+    totals = report.funds.totals
+    rows.append(
+        [
+            "合计",
+            report.division,
+            report.facilities.active_total,
+            report.patrols.total,
+            report.patrols.facilities_inspected,
+            report.patrols.on_site_rate,
+            yuan_decimal(totals.allocated_fen),
+            yuan_decimal(totals.spent_fen),
+            totals.execution_rate,
+        ]
+    )
+    return Sheet(
+        title="各县",
+        header=[
+            "县（市、区）",
+            "区划代码",
+            "在管设施",
+            "巡查次数",
+            "覆盖设施",
+            "现场巡查率",
+            "下拨(元)",
+            "已支出(元)",
+            "执行率",
+        ],  # fmt: skip
+        rows=rows,
+        widths=[14, 10, 10, 10, 10, 12, 14, 14, 10],
+        formats={5: PERCENT_FORMAT, 6: YUAN_FORMAT, 7: YUAN_FORMAT, 8: PERCENT_FORMAT},
     )
 
 
 @router.get(
     "/annual.docx",
     response_class=Response,
-    responses={200: {"content": {docx.DOCX: {}}, "description": "a Word document"}},
+    responses={
+        200: {"content": {docx.DOCX: {}}, "description": "a Word document"},
+        **OTHER_DIVISION,
+    },
     summary="The annual report as a Word document: title, date, the paragraph, the tables",
 )
 def export_annual_docx(
-    session: SessionDep, settings: SettingsDep, user: CurrentUser, year: ReportYear
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    year: ReportYear,
+    division: ReportDivision = None,
 ) -> Response:
-    report = annual.annual_report(session=session, user=user, year=year)
-    own = access.township_limit(user)
-    township = next((r.township.name for r in report.funds.townships if r.township.id == own), None)
-    title = docx.annual_title(county=settings.county_name, township=township, year=year)
+    report = annual.annual_report(session=session, user=user, year=year, division=division)
+    title = annual.title_zh(report, fallback=settings.county_name)
     body = docx.annual_document(report, title=title, issued_on=local_today(settings.tz))
     return Response(
         body,

@@ -1,33 +1,59 @@
 """Import a facility spreadsheet (CSV or XLSX, Chinese or English headers).
 
 Every row is checked first, against its schema and then against every rule the API
-enforces (``service.problems``: township, code, registration date, location in the
-county), so a row that passes the check is a row the service will write. Errors are
-reported with their spreadsheet row number (the header is row 1). Nothing is written
-while any row is bad, unless the caller asks to skip invalid rows: then exactly the
-good rows are written. A row whose ``code`` already exists updates that facility.
-All writes happen in one transaction.
+enforces (the rules of ``service.problems``, with its messages: township, code,
+registration date, location in the township's county), so a row that passes the check is
+a row the service will write. Errors are reported with their spreadsheet row number (the
+header is row 1). Nothing is written while any row is bad, unless the caller asks to skip
+invalid rows: then exactly the good rows are written. A row whose ``code`` already exists
+updates that facility. All writes happen in one transaction.
+
+A province's registry (tens of thousands of rows) arrives as one file, so the check is one
+pass with nothing read per row: the townships the importing user may see are read once (by
+code, and by name where only one of them bears it: a name several counties use needs the
+code), the facilities the file names ``BATCH`` codes a query, and each county's outline,
+date and patrol intervals once. The writes go ``BATCH`` rows a statement (PostgreSQL: COPY),
+and the audit entries, one per facility created or changed as the service writes them,
+are chained after them under one lock of the chain's tip (bench/importer.py measures it).
 """
 
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import shapely
 from openpyxl import load_workbook
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from app import access
+from app.audit import chain
 from app.config import Settings
-from app.errors import AppError
+from app.errors import AppError, Conflict, InvalidInput, unique_key_violated
 from app.facilities import service
 from app.facilities.schemas import FacilityCreate
-from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, Township, User
+from app.geo.crs import to_wgs84
+from app.geo.outline import CountyOutline
+from app.models import (
+    AuditEntry,
+    Crs,
+    Facility,
+    FacilityKind,
+    FacilityStatus,
+    Tier,
+    Township,
+    User,
+)
+from app.models.base import utcnow
 from app.models.enums import KIND_LABELS_ZH, STATUS_LABELS_ZH, TIER_LABELS_ZH
+from app.schedule import service as schedule
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "code": ("编号", "设施编号", "code"),
@@ -207,12 +233,46 @@ def _martyrs(value: Any) -> list[dict[str, Any]]:
     return martyrs
 
 
-def _townships(session: Session) -> dict[str, int]:
-    lookup: dict[str, int] = {}
-    for township in session.exec(select(Township)).all():
-        lookup[township.code] = township.id  # type: ignore[assignment]
-        lookup.setdefault(township.name, township.id)  # type: ignore[arg-type]
-    return lookup
+@dataclass
+class _Townships:
+    """The townships the importing user may see, found by code or by name."""
+
+    by_code: dict[str, int]
+    #: a name's townships as (code, id): one per county that has a township so named
+    by_name: dict[str, list[tuple[str, int]]]
+
+    @property
+    def ids(self) -> set[int]:
+        return set(self.by_code.values())
+
+    def find(self, key: str) -> int | str:
+        """The id of the township ``key`` names (its code, or a name only one township
+        has), else the message saying why there is none."""
+        found = self.by_code.get(key)
+        if found is not None:
+            return found
+        named = self.by_name.get(key, [])
+        if len(named) == 1:
+            return named[0][1]
+        if not named:
+            return f"no township with code or name '{key}'"
+        codes = ", ".join(code for code, _ in sorted(named))
+        return (
+            f"more than one township is named '{key}' ({codes}, in different counties);"
+            " write the township's 9-digit code"
+        )
+
+
+def _townships(session: Session, actor: User | None) -> _Townships:
+    """The townships ``actor`` may see (every one for the command line's ``None``), read once."""
+    query = select(Township.id, Township.code, Township.name)
+    if actor is not None:
+        query = access.scope(query, actor, Township.id)
+    townships = _Townships(by_code={}, by_name={})
+    for township_id, code, name in session.execute(query):
+        townships.by_code[code] = township_id
+        townships.by_name.setdefault(name, []).append((code, township_id))
+    return townships
 
 
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
@@ -234,7 +294,7 @@ def _date(value: Any) -> date:
 
 
 def _parse_row(
-    number: int, raw: list[Any], columns: dict[str, int], townships: dict[str, int]
+    number: int, raw: list[Any], columns: dict[str, int], townships: _Townships
 ) -> tuple[_Row | None, list[RowError]]:
     """One spreadsheet row as a validated facility, or every error found in it."""
     values: dict[str, Any] = {}
@@ -253,11 +313,11 @@ def _parse_row(
                 continue
             value = mapped
         elif name == "township":
-            key = str(int(value) if isinstance(value, float) else value)
-            if key not in townships:
-                errors.append(RowError(number, name, f"no township with code or name '{key}'"))
+            found = townships.find(str(int(value) if isinstance(value, float) else value))
+            if isinstance(found, str):
+                errors.append(RowError(number, name, found))
                 continue
-            values["township_id"] = townships[key]
+            values["township_id"] = found
             continue
         elif name == "martyrs":
             value = _martyrs(value)
@@ -286,12 +346,22 @@ def _parse_row(
     return (None, errors) if errors else (_Row(number, data), [])
 
 
-def _rows(
-    header: list[str], data: list[list[Any]], townships: dict[str, int]
-) -> Iterator[tuple[_Row | None, list[RowError]]]:
-    columns = _columns(header)
-    for offset, raw in enumerate(data):
-        yield _parse_row(offset + 2, raw, columns, townships)
+#: rows written per statement (and codes per IN list: SQLite caps bound parameters)
+BATCH = 1000
+
+#: a facility's columns by name, as plain values (a row of ``facilities``)
+_Columns = dict[str, Any]
+
+
+@dataclass
+class _Plan:
+    """A checked row and what it does: a new facility, or a change to ``facility``."""
+
+    row: _Row
+    #: the columns of the facility whose code the row has
+    facility: _Columns | None
+    #: the row's point in WGS-84, as the location check found it
+    point: tuple[float, float]
 
 
 def import_file(
@@ -306,12 +376,21 @@ def import_file(
 ) -> ImportResult:
     """Check every row of ``path`` with the rules the API runs, then write the good ones in
     one transaction (see module doc). With ``update_existing=False`` a row whose code exists
-    is left alone, neither checked nor written, and counted in ``kept``."""
+    is left alone, neither checked nor written, and counted in ``kept``.
+
+    One pass over the rows, with the townships and the existing facilities read up front
+    (the facilities ``BATCH`` codes a query); then the writes, ``BATCH`` rows a statement,
+    and the audit entries after them, chained under one lock of the chain's tip."""
     header, data = read_table(path)
+    columns = _columns(header)
     result = ImportResult()
-    parsed = list(_rows(header, data, _townships(session)))
+    townships = _townships(session, actor)
+    parsed = [_parse_row(offset + 2, raw, columns, townships) for offset, raw in enumerate(data)]
     existing = _existing(session, [row.data.code for row, _ in parsed if row is not None])
-    valid: list[_Row] = []
+    counties = _Counties(session, settings)
+    inside = _plainly_inside(counties, [row for row, _ in parsed if row is not None])
+    visible = townships.ids
+    plans: list[_Plan] = []
     seen: dict[str, int] = {}
     for row, errors in parsed:
         if row is not None and row.data.code in seen:
@@ -323,57 +402,176 @@ def import_file(
             if facility is not None and not update_existing:
                 result.kept += 1
                 continue
-            errors = [
-                RowError(row.number, _FIELDS.get(p.field, p.field), p.message)
-                for p in _problems(session, settings, row, facility)
-            ]
-            if errors:
-                row = None
-        if row is None:
-            result.errors.extend(errors)
-        else:
-            valid.append(row)
+            found, point = _problems(
+                counties, row, facility, visible=visible, point=inside.get(row.number)
+            )
+            errors = [RowError(row.number, _FIELDS.get(p.field, p.field), p.message) for p in found]
+            if not errors:
+                plans.append(_Plan(row, facility, point))  # type: ignore[arg-type]
+                continue
+        result.errors.extend(errors)
     if result.errors and not skip_invalid:
         return result
     result.skipped = len({e.row for e in result.errors})
 
-    for done, row in enumerate(valid, start=1):
-        try:
-            facility = existing.get(row.data.code)
-            if facility is None:
-                service.add_facility(session=session, settings=settings, actor=actor, data=row.data)
-                result.created += 1
-            elif service.apply_update(
-                session=session,
-                settings=settings,
-                actor=actor,
-                facility=facility,
-                changes=_changes(row),
-            ):
-                result.updated += 1
-            else:
-                result.unchanged += 1
-        except AppError as exc:  # the data changed under us since the check: write nothing
-            session.rollback()
-            result.errors.append(RowError(row.number, "row", service.Problem("row", exc).message))
-            result.created = result.updated = result.unchanged = 0
-            return result
-        if progress:
-            progress(done, len(valid))
+    try:
+        audited = _write(session, plans, result, counties=counties, progress=progress)
+        _audit(session, actor, audited)
+    except IntegrityError as exc:  # a code taken meanwhile by another import: write nothing
+        session.rollback()
+        if unique_key_violated(exc) != "uq_facilities_code":
+            raise
+        result.errors.append(_taken(session, plans))
+        result.created = result.updated = result.unchanged = 0
+        return result
+    except AppError as exc:  # the data changed under us since the check: write nothing
+        session.rollback()
+        number = plans[0].row.number if plans else 0
+        result.errors.append(RowError(number, "row", service.Problem("row", exc).message))
+        result.created = result.updated = result.unchanged = 0
+        return result
     session.commit()
     result.written = True
     return result
 
 
-def _existing(session: Session, codes: list[str]) -> dict[str, Facility]:
-    """The facilities these codes name, by code (in chunks: SQLite caps bound parameters)."""
-    found: dict[str, Facility] = {}
-    for start in range(0, len(codes), 1000):
-        chunk = codes[start : start + 1000]
-        found.update(
-            (f.code, f) for f in session.exec(select(Facility).where(Facility.code.in_(chunk)))
-        )
+_FACILITIES = Facility.__table__  # type: ignore[attr-defined]
+_AUDIT_LOG = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+def _existing(session: Session, codes: list[str]) -> dict[str, _Columns]:
+    """The facilities these codes name, by code, as plain columns, ``BATCH`` codes a query
+    (an ORM object each would cost more than the rest of the row's work)."""
+    found: dict[str, _Columns] = {}
+    for start in range(0, len(codes), BATCH):
+        chunk = codes[start : start + BATCH]
+        query = select(_FACILITIES).where(_FACILITIES.c.code.in_(chunk))
+        found.update((row["code"], dict(row)) for row in session.execute(query).mappings())
     return found
+
+
+class _Counties:
+    """Per township, what its county decides for a row: the outline its point must lie in,
+    today's date there (``service.county_outline``, ``service._today``) and the patrol
+    intervals (``schedule.intervals``), read once per township of the file, not per row."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session, self.settings = session, settings
+        self._outlines: dict[int, CountyOutline | None] = {}
+        self._days: dict[int, date] = {}
+        self._intervals: dict[int, dict[Tier, int]] = {}
+
+    def outline(self, township_id: int) -> CountyOutline | None:
+        if township_id not in self._outlines:
+            self._outlines[township_id] = service.county_outline(self.session, township_id)
+        return self._outlines[township_id]
+
+    def today(self, township_id: int) -> date:
+        if township_id not in self._days:
+            self._days[township_id] = service._today(self.session, self.settings, township_id)
+        return self._days[township_id]
+
+    def intervals(self, township_id: int) -> dict[Tier, int]:
+        if township_id not in self._intervals:
+            query = select(Township.county_id).where(Township.id == township_id)
+            county_id = self.session.execute(query).scalar_one()
+            self._intervals[township_id] = schedule.intervals(self.session, county_id)
+        return self._intervals[township_id]
+
+
+def _plainly_inside(counties: _Counties, rows: list[_Row]) -> dict[int, tuple[float, float]]:
+    """The WGS-84 points, by row number, of the rows whose point needs no measuring: inside
+    their county's outline (tested all at once, county by county), or in a county without
+    one. The others (outside, or on the edge) get the service's own check, one by one,
+    which measures how far out they are and words the error."""
+    points: dict[int, tuple[float, float]] = {}
+    by_outline: dict[int, tuple[CountyOutline, list[tuple[int, tuple[float, float]]]]] = {}
+    for row in rows:
+        point = to_wgs84(row.data.longitude, row.data.latitude, row.data.crs)
+        county = counties.outline(row.data.township_id)
+        if county is None:
+            points[row.number] = point
+        else:
+            by_outline.setdefault(id(county), (county, []))[1].append((row.number, point))
+    for county, located in by_outline.values():
+        shapely.prepare(county.geometry)
+        lons = [point[0] for _, point in located]
+        lats = [point[1] for _, point in located]
+        within = shapely.contains_xy(county.geometry, lons, lats).tolist()
+        points.update(entry for entry, yes in zip(located, within, strict=True) if yes)
+    return points
+
+
+class _Rows:
+    """Writes rows of one table straight through the driver: on PostgreSQL by COPY, on
+    SQLite an INSERT of many rows per statement; or one UPDATE by id run for many rows.
+    Each value goes through its column type's own bind processing, once per distinct value
+    (an import's dates, kinds and timestamps repeat)."""
+
+    def __init__(self, session: Session, table: Any, columns: tuple[str, ...]) -> None:
+        self.connection = session.connection()
+        dialect = self.connection.dialect
+        quote = dialect.identifier_preparer.quote
+        self.columns = columns
+        self.processors = [
+            _once_per_value(table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in columns
+        ]
+        self.postgres = dialect.name == "postgresql"
+        mark = "%s" if self.postgres else "?"
+        target = f"{dialect.identifier_preparer.format_table(table)}"
+        names = ", ".join(quote(name) for name in columns)
+        if self.postgres:
+            self.insert_sql = f"COPY {target} ({names}) FROM STDIN"
+        else:
+            self.insert_sql = f"INSERT INTO {target} ({names}) VALUES "
+            self.one = "(" + ", ".join([mark] * len(columns)) + ")"
+        sets = ", ".join(f"{quote(name)} = {mark}" for name in columns)
+        self.update_sql = f"UPDATE {target} SET {sets} WHERE id = {mark}"
+        # bound parameters per statement: SQLite allows 32,766
+        self.per_insert = max(1, min(BATCH, 30_000 // len(columns)))
+
+    def _values(self, row: _Columns) -> list[Any]:
+        return [
+            row[name] if process is None else process(row[name])
+            for name, process in zip(self.columns, self.processors, strict=True)
+        ]
+
+    def insert(self, rows: list[_Columns]) -> None:
+        if self.postgres:
+            driver = self.connection.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy(self.insert_sql) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row(self._values(row))
+            return
+        for start in range(0, len(rows), self.per_insert):
+            chunk = [self._values(row) for row in rows[start : start + self.per_insert]]
+            sql = self.insert_sql + ", ".join([self.one] * len(chunk))
+            self.connection.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
+
+    def update(self, rows: list[_Columns]) -> None:
+        """``UPDATE … WHERE id = …`` for each row (its ``id`` and the columns)."""
+        if rows:
+            params = [(*self._values(row), row["id"]) for row in rows]
+            self.connection.exec_driver_sql(self.update_sql, params)
+
+
+def _once_per_value(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``process``, remembering its result for each hashable value it was given."""
+    if process is None:
+        return None
+    done: dict[Any, Any] = {}
+
+    def processed(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = result = process(value)
+            return result
+        except TypeError:  # unhashable: a JSON list or object
+            return process(value)
+
+    return processed
 
 
 #: the spreadsheet's name for a field the service names otherwise
@@ -386,8 +584,246 @@ def _changes(row: _Row) -> dict[str, Any]:
 
 
 def _problems(
-    session: Session, settings: Settings, row: _Row, facility: Facility | None
-) -> list[service.Problem]:
-    """The service's own check, for a new facility or for the changes to ``facility``."""
-    values = row.data.model_dump() if facility is None else _changes(row)
-    return service.problems(session=session, settings=settings, values=values, facility=facility)
+    counties: _Counties,
+    row: _Row,
+    facility: _Columns | None,
+    *,
+    visible: set[int],
+    point: tuple[float, float] | None,
+) -> tuple[list[service.Problem], tuple[float, float] | None]:
+    """``service.problems`` for a new facility or the changes to ``facility``, with the
+    same messages, without a query per row: the township was found among the visible ones
+    (the lookup), every facility holding one of the file's codes was read (``_existing``),
+    the county's date and outline are read once per township, and a ``point`` found plainly
+    inside needs no measuring. Also the row's point in WGS-84."""
+    # a row fills its required cells (or fails its schema): ``row.data`` holds what
+    # ``service.problems`` reads, the cells left empty at their defaults
+    data = row.data
+    found: list[service.Problem] = []
+    if facility is not None:
+        values = _changes(row)
+        for name in sorted(n for n in service._REQUIRED & set(values) if values[n] is None):
+            found.append(
+                service.Problem(name, InvalidInput(("body", name), f"{name} cannot be empty"))
+            )
+        if facility["township_id"] not in visible:  # taken outside the caller's reach
+            message = (
+                f"A facility with code '{facility['code']}' already exists (id {facility['id']})"
+            )
+            found.append(service.Problem("code", Conflict(message)))
+    township_id = data.township_id
+    registered_on = data.registered_on
+    if registered_on is not None and registered_on > counties.today(township_id):
+        message = f"The registration date {registered_on} is in the future"
+        found.append(
+            service.Problem("registered_on", InvalidInput(("body", "registered_on"), message))
+        )
+    if point is None:
+        county = counties.outline(township_id)
+        try:
+            point = service.check_location(
+                counties.settings, data.longitude, data.latitude, data.crs or Crs.wgs84, county
+            )
+        except InvalidInput as exc:
+            found.append(service.Problem(str(exc.detail[0]["loc"][-1]), exc))
+    return found, point
+
+
+def _location(point: tuple[float, float], lon: float, lat: float, crs: Crs) -> _Columns:
+    """The stored location fields (as ``service._location``), from the point already checked."""
+    return {
+        "longitude": round(point[0], 7),
+        "latitude": round(point[1], 7),
+        "source_crs": crs,
+        "source_longitude": lon,
+        "source_latitude": lat,
+    }
+
+
+#: the columns ``audit.snapshot`` leaves out of a facility's audit entries
+_UNAUDITED = frozenset({"created_at", "updated_at", *service._AUDIT_EXCLUDE})
+_JSON = TypeAdapter(Any)
+
+
+def _snapshot(columns: _Columns) -> dict[str, Any]:
+    """``audit.snapshot`` of a facility, from its columns."""
+    return _JSON.dump_python(
+        {name: value for name, value in columns.items() if name not in _UNAUDITED}, mode="json"
+    )
+
+
+#: an audit entry to append: action, the facility's columns, its snapshot before and after
+_Audited = tuple[str, _Columns, dict[str, Any] | None, dict[str, Any] | None]
+
+
+def _write(
+    session: Session,
+    plans: list[_Plan],
+    result: ImportResult,
+    *,
+    counties: _Counties,
+    progress: Callable[[int, int], None] | None,
+) -> list[_Audited]:
+    """Insert and update the planned facilities, ``BATCH`` rows a statement (the values
+    ``service.add_facility`` and ``service.apply_update`` would write); the audit entries
+    due, in row order (a new facility's snapshot is taken once its id is known)."""
+    inserts = _Rows(session, _FACILITIES, _INSERTED)
+    updates = _Rows(session, _FACILITIES, _UPDATED)
+    audited: list[_Audited] = []
+    for start in range(0, len(plans), BATCH):
+        batch = plans[start : start + BATCH]
+        now = utcnow()
+        created: list[_Columns] = []
+        changed: list[_Columns] = []
+        entries: list[_Audited] = []
+        for plan in batch:
+            if plan.facility is None:
+                township_id = plan.row.data.township_id
+                facility = _new(
+                    plan,
+                    today=counties.today(township_id),
+                    intervals=counties.intervals(township_id),
+                    now=now,
+                )
+                created.append(facility)
+                entries.append(("facility.create", facility, None, None))
+                continue
+            facility = plan.facility
+            before = _snapshot(facility)
+            _apply(facility, plan, intervals=counties.intervals(plan.row.data.township_id))
+            after = _snapshot(facility)
+            if after == before:
+                result.unchanged += 1
+                continue
+            facility["updated_at"] = now
+            changed.append(facility)
+            entries.append(("facility.update", facility, before, after))
+            result.updated += 1
+        if created:
+            inserts.insert(created)
+            ids = _ids(session, [facility["code"] for facility in created])
+            for facility in created:
+                facility["id"] = ids[facility["code"]]
+            result.created += len(created)
+        updates.update(changed)
+        for action, facility, before, after in entries:
+            if before is None:  # a new facility: all of it, with its id
+                after = _snapshot({name: facility.get(name) for name in _SNAPSHOT_ORDER})
+            audited.append((action, facility, before, after))
+        if progress:
+            progress(start + len(batch), len(plans))
+    return audited
+
+
+#: the columns an update writes (every one a row or the schedule can change)
+_UPDATED = tuple(
+    name
+    for name in Facility.model_fields
+    if name not in ("id", "created_at", "last_inspected_at", "last_inspected_on", "last_condition")
+)
+#: the columns an insert writes (all but the id)
+_INSERTED = tuple(name for name in Facility.model_fields if name != "id")
+#: a facility's columns in the model's order (a new facility's audit entry lists them all)
+_SNAPSHOT_ORDER = tuple(Facility.model_fields)
+
+
+def _ids(session: Session, codes: list[str]) -> dict[str, int]:
+    """The ids of the facilities just written with these codes."""
+    query = select(_FACILITIES.c.code, _FACILITIES.c.id).where(_FACILITIES.c.code.in_(codes))
+    return {code: facility_id for code, facility_id in session.execute(query)}
+
+
+def _new(plan: _Plan, *, today: date, intervals: dict[Tier, int], now: datetime) -> _Columns:
+    """The columns ``service.add_facility`` gives a row's new facility (no id yet)."""
+    data = plan.row.data
+    registered_on = data.registered_on or today
+    return {
+        **_DEFAULTS,
+        **data.model_dump(exclude={"longitude", "latitude", "crs", "martyrs"}),
+        **_location(plan.point, data.longitude, data.latitude, data.crs),
+        **service._martyrs([m.model_dump() for m in data.martyrs]),
+        "registered_on": registered_on,
+        "next_due_on": schedule.due_on(
+            last_inspected_on=None, registered_on=registered_on, interval_days=intervals[data.tier]
+        ),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+#: what a new facility holds in the columns a row does not fill
+_DEFAULTS: _Columns = {
+    "last_inspected_at": None,
+    "last_inspected_on": None,
+    "last_condition": None,
+}
+
+
+def _apply(facility: _Columns, plan: _Plan, *, intervals: dict[Tier, int]) -> None:
+    """A row's changes to an existing facility's columns, as ``service.apply_update``
+    makes them."""
+    changes = _changes(plan.row)
+    if "longitude" in changes:
+        changes.update(
+            _location(
+                plan.point,
+                changes.pop("longitude"),
+                changes.pop("latitude"),
+                changes.pop("crs", None) or Crs.wgs84,
+            )
+        )
+    if "martyrs" in changes:
+        changes.update(service._martyrs(changes.pop("martyrs") or []))
+    facility.update(changes)
+    facility["next_due_on"] = schedule.due_on(
+        last_inspected_on=facility["last_inspected_on"],
+        registered_on=facility["registered_on"],
+        interval_days=intervals[Tier(facility["tier"])],
+    )
+
+
+def _audit(session: Session, actor: User | None, audited: list[_Audited]) -> None:
+    """Append the audit entries (as ``audit.record`` makes them) to the chain, in order,
+    under one lock of its tip, ``BATCH`` entries a statement. Taken after the facilities
+    are written, the chain's lock is the last lock the import waits for."""
+    if not audited:
+        return
+    prev_hash = chain.lock_tip(session)
+    at = utcnow()  # the entries of one import are written at one instant
+    rows: list[dict[str, Any]] = []
+    for action, facility, before, after in audited:
+        if before is not None and after is not None:
+            changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+            before = {k: before.get(k) for k in sorted(changed)}
+            after = {k: after.get(k) for k in sorted(changed)}
+        # the snapshots are JSON values already: they read back from the database as they are
+        entry = SimpleNamespace(
+            at=at,
+            actor_id=actor.id if actor else None,
+            actor_username=actor.username if actor else None,
+            action=action,
+            object_type="facility",
+            object_id=str(facility["id"]),
+            before=before,
+            after=after,
+            prev_hash=prev_hash,
+        )
+        entry.entry_hash = prev_hash = chain.entry_hash(entry, prev_hash=prev_hash)
+        rows.append(vars(entry))
+    _Rows(session, _AUDIT_LOG, _AUDITED).insert(rows)
+
+
+#: the columns of an audit entry the import writes (all but the id)
+_AUDITED = tuple(name for name in AuditEntry.model_fields if name != "id")
+
+
+def _taken(session: Session, plans: list[_Plan]) -> RowError:
+    """The first new row whose code another writer took since the check (the transaction
+    rolled back): the error ``service.add_facility`` answers for it."""
+    codes = [plan.row.data.code for plan in plans if plan.facility is None]
+    taken = set(_existing(session, codes))
+    for plan in plans:
+        if plan.facility is None and plan.row.data.code in taken:
+            message = f"A facility with code '{plan.row.data.code}' already exists"
+            return RowError(plan.row.number, "row", message)
+    return RowError(plans[0].row.number, "row", "A facility with this code already exists")

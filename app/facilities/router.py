@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.clock import local_today
-from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.deps import CurrentUser, KeysetPageDep, SessionDep, SettingsDep, StaffUser
 from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.facilities import service
 from app.facilities.schemas import FacilityCreate, FacilityRead, FacilitySort, FacilityUpdate
@@ -24,7 +24,7 @@ def list_facilities(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    page: PageDep,
+    page: KeysetPageDep,
     township_id: Id | None = None,
     tier: Tier | None = None,
     kind: FacilityKind | None = None,
@@ -50,16 +50,17 @@ def list_facilities(
         bbox=query_bbox(bbox),
         overdue=overdue,
     )
-    items, total = service.list_facility_reads(
+    listed = service.list_facility_reads(
         session=session,
         user=user,
         filters=filters,
         sort=sort,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.cursor,
         today=today,
     )
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, listed.rows, page)
 
 
 @router.post(

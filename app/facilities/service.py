@@ -5,14 +5,15 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, or_
+from sqlalchemy import Select, or_
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import BBox, Settings
+from app.counties import service as counties
 from app.errors import (
     AppError,
     Conflict,
@@ -29,7 +30,7 @@ from app.facilities.schemas import (
     FacilityUpdate,
 )
 from app.geo.crs import to_wgs84
-from app.geo.outline import outline
+from app.geo.outline import CountyOutline
 from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, Township, User
 from app.schedule import service as schedule
 from app.schemas import TownshipRef
@@ -101,29 +102,22 @@ def conditions_for(filters: FacilityFilters, *, today: date) -> list[Any]:
     return conditions
 
 
-def _order_by(sort: FacilitySort) -> list[Any]:
+def sort_keys(sort: FacilitySort) -> tuple[listing.Key, ...]:
+    """The keys of a ``sort``: its column, then the id, both in its direction (one index
+    range on ``(column, id)`` for every page, app.listing)."""
+    descending = sort.startswith("-")
     column = getattr(Facility, sort.lstrip("-"))
-    return [column.desc() if sort.startswith("-") else column.asc(), Facility.id.asc()]
+    return listing.Key(column, descending), listing.Key(Facility.id, descending)
 
 
-def _list_query(
-    *,
-    session: Session,
-    user: User,
-    filters: FacilityFilters,
-    sort: FacilitySort,
-    limit: int,
-    offset: int,
-    today: date,
-) -> tuple[Select[Any], int]:
-    """The page of facilities ``filters`` select, and how many they select in all."""
+def _filtered(
+    *, session: Session, user: User, filters: FacilityFilters, today: date
+) -> Select[Any]:
+    """The facilities ``filters`` select among those ``user`` sees."""
     if filters.township_id is not None:
-        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
-    conditions = conditions_for(filters, today=today)
-    count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
-    total = session.exec(count.where(*conditions)).one()
-    query = access.scope(select(Facility), user, Facility.township_id).where(*conditions)
-    return query.order_by(*_order_by(sort)).limit(limit).offset(offset), total
+        access.ensure_visible(session, user, filters.township_id, f"Township {filters.township_id}")
+    query = access.scope(select(Facility), user, Facility.township_id)
+    return query.where(*conditions_for(filters, today=today))
 
 
 def list_facilities(
@@ -133,20 +127,17 @@ def list_facilities(
     filters: FacilityFilters,
     sort: FacilitySort,
     limit: int,
-    offset: int,
+    offset: int = 0,
+    cursor: str | None = None,
     today: date,
-) -> tuple[list[Facility], int]:
-    query, total = _list_query(
-        session=session,
-        user=user,
-        filters=filters,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-        today=today,
+) -> listing.Listed[Facility]:
+    return listing.page(
+        session,
+        _filtered(session=session, user=user, filters=filters, today=today),
+        sort=sort_keys(sort),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        read=lambda paged: session.exec(paged.options(selectinload(Facility.township))).all(),
     )
-    rows = session.exec(query.options(selectinload(Facility.township))).all()
-    return list(rows), total
 
 
 def list_facility_reads(
@@ -156,20 +147,18 @@ def list_facility_reads(
     filters: FacilityFilters,
     sort: FacilitySort,
     limit: int,
-    offset: int,
+    offset: int = 0,
+    cursor: str | None = None,
     today: date,
-) -> tuple[list[FacilityRead], int]:
+) -> listing.Listed[FacilityRead]:
     """``list_facilities`` in the API shape, read as plain rows (see ``reads_of``)."""
-    query, total = _list_query(
-        session=session,
-        user=user,
-        filters=filters,
-        sort=sort,
-        limit=limit,
-        offset=offset,
-        today=today,
+    return listing.page(
+        session,
+        _filtered(session=session, user=user, filters=filters, today=today),
+        sort=sort_keys(sort),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        read=lambda paged: reads_of(session, paged, today=today),
     )
-    return reads_of(session, query, today=today), total
 
 
 #: the township fields of a facility's API shape, labelled apart from the facility's own
@@ -227,14 +216,30 @@ def get_facility(
     facility = session.exec(query).first()
     if facility is None:
         raise NotFound(f"Facility {facility_id} not found")
-    access.ensure_visible(user, facility.township_id, f"Facility {facility_id}")
+    access.ensure_visible(session, user, facility.township_id, f"Facility {facility_id}")
     return facility
 
 
-def check_location(settings: Settings, lon: float, lat: float, crs: Crs) -> tuple[float, float]:
-    """The WGS-84 point for coordinates given in ``crs``; 422 if it lies outside the county."""
+def county_outline(session: Session, township_id: int | None) -> CountyOutline | None:
+    """The outline a facility of ``township_id`` must lie in: its county's (None: the
+    county has none on file, or there is no such township — reported on its own)."""
+    if township_id is None or session.get(Township, township_id) is None:
+        return None
+    return counties.outline_of_township(session, township_id)
+
+
+def check_location(
+    settings: Settings,
+    lon: float,
+    lat: float,
+    crs: Crs,
+    county: CountyOutline | None,
+) -> tuple[float, float]:
+    """The WGS-84 point for coordinates given in ``crs``; 422 if it lies outside ``county``
+    (the facility's county's outline; None: no outline, nothing to check)."""
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
-    county = outline(settings)
+    if county is None:
+        return wgs_lon, wgs_lat
     margin_m = settings.county_margin_m
     outside_m = county.distance_outside_m(wgs_lon, wgs_lat)
     if outside_m <= margin_m:
@@ -259,9 +264,11 @@ def _km(metres: float) -> str:
     return f"{text.removesuffix('.0')} km"
 
 
-def _location(*, settings: Settings, lon: float, lat: float, crs: Crs) -> dict[str, Any]:
+def _location(
+    *, settings: Settings, lon: float, lat: float, crs: Crs, county: CountyOutline | None
+) -> dict[str, Any]:
     """The stored location fields: WGS-84 (checked against the county) and the input as given."""
-    wgs_lon, wgs_lat = check_location(settings, lon, lat, crs)
+    wgs_lon, wgs_lat = check_location(settings, lon, lat, crs, county)
     return {
         "longitude": round(wgs_lon, 7),
         "latitude": round(wgs_lat, 7),
@@ -298,6 +305,7 @@ def problems(
     settings: Settings,
     values: dict[str, Any],
     facility: Facility | None = None,
+    user: User | None = None,
 ) -> list[Problem]:
     """Every rule ``values`` break beyond their schema: a new facility's fields, or the
     changes to ``facility``. Required fields kept, the township exists, the code is free,
@@ -309,7 +317,7 @@ def problems(
             found.append(Problem(name, InvalidInput(("body", name), f"{name} cannot be empty")))
     if values.get("township_id") is not None:
         try:
-            townships.require(session, values["township_id"])
+            townships.require(session, values["township_id"], user=user)
         except InvalidInput as exc:
             found.append(Problem("township_id", exc))
     if values.get("code") is not None:
@@ -318,17 +326,31 @@ def problems(
         if existing is not None and existing != other_than:
             message = f"A facility with code '{values['code']}' already exists (id {existing})"
             found.append(Problem("code", Conflict(message)))
+    township_id = values.get("township_id") or (facility.township_id if facility else None)
     registered_on = values.get("registered_on")
-    if registered_on is not None and registered_on > local_today(settings.tz):
+    if registered_on is not None and registered_on > _today(session, settings, township_id):
         message = f"The registration date {registered_on} is in the future"
         found.append(Problem("registered_on", InvalidInput(("body", "registered_on"), message)))
+    county = county_outline(session, township_id)
+    point = None
     if values.get("longitude") is not None and values.get("latitude") is not None:
-        crs = values.get("crs") or Crs.wgs84
+        point = (values["longitude"], values["latitude"], values.get("crs") or Crs.wgs84)
+    elif facility is not None and values.get("township_id") not in (None, facility.township_id):
+        # moved to another township, perhaps of another county: its point must lie there too
+        point = (facility.source_longitude, facility.source_latitude, facility.source_crs)
+    if point is not None:
         try:
-            check_location(settings, values["longitude"], values["latitude"], crs)
+            check_location(settings, *point, county)
         except InvalidInput as exc:
             found.append(Problem(str(exc.detail[0]["loc"][-1]), exc))
     return found
+
+
+def _today(session: Session, settings: Settings, township_id: int | None) -> date:
+    """Today in the county of ``township_id`` (the deployment's zone without one)."""
+    if township_id is None or session.get(Township, township_id) is None:
+        return local_today(settings.tz)
+    return local_today(counties.tz_of_township(session, township_id))
 
 
 def validate(
@@ -337,9 +359,13 @@ def validate(
     settings: Settings,
     values: dict[str, Any],
     facility: Facility | None = None,
+    user: User | None = None,
 ) -> None:
-    """Raise the first of :func:`problems` (409 for a taken code, 422 naming the field)."""
-    found = problems(session=session, settings=settings, values=values, facility=facility)
+    """Raise the first of :func:`problems` (409 for a taken code, 422 naming the field);
+    ``user``: the township must be one they reach (None: the seed and the CLI)."""
+    found = problems(
+        session=session, settings=settings, values=values, facility=facility, user=user
+    )
     if found:
         raise found[0].error
 
@@ -348,12 +374,19 @@ def add_facility(
     *, session: Session, settings: Settings, actor: User | None, data: FacilityCreate
 ) -> Facility:
     """Register a facility in the caller's transaction (no commit)."""
-    validate(session=session, settings=settings, values=data.model_dump())
-    registered_on = data.registered_on or local_today(settings.tz)
+    validate(session=session, settings=settings, values=data.model_dump(), user=actor)
+    registered_on = data.registered_on or _today(session, settings, data.township_id)
+    county = county_outline(session, data.township_id)
     facility = Facility.model_validate(
         {
             **data.model_dump(exclude={"longitude", "latitude", "crs", "martyrs"}),
-            **_location(settings=settings, lon=data.longitude, lat=data.latitude, crs=data.crs),
+            **_location(
+                settings=settings,
+                lon=data.longitude,
+                lat=data.latitude,
+                crs=data.crs,
+                county=county,
+            ),
             **_martyrs([m.model_dump() for m in data.martyrs]),
             "registered_on": registered_on,
             "next_due_on": registered_on,
@@ -392,7 +425,7 @@ def apply_update(
     changes: dict[str, Any],
 ) -> bool:
     """Change a facility in the caller's transaction (no commit); True if anything changed."""
-    validate(session=session, settings=settings, values=changes, facility=facility)
+    validate(session=session, settings=settings, values=changes, facility=facility, user=actor)
     before = audit.snapshot(facility, exclude=_AUDIT_EXCLUDE)
     changes = dict(changes)
     if "longitude" in changes:
@@ -402,6 +435,7 @@ def apply_update(
                 lon=changes.pop("longitude"),
                 lat=changes.pop("latitude"),
                 crs=changes.pop("crs", None) or Crs.wgs84,
+                county=county_outline(session, changes.get("township_id") or facility.township_id),
             )
         )
     if "martyrs" in changes:

@@ -2,8 +2,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app import regions
 from app.clock import local_today
-from app.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.deps import CurrentUser, KeysetPageDep, SessionDep, SettingsDep, StaffUser
 from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.funds import service
 from app.funds.schemas import (
@@ -11,6 +12,7 @@ from app.funds.schemas import (
     AllocationCreate,
     AllocationRead,
     AllocationReverse,
+    CountyTotals,
     LedgerEntryRead,
     SummaryRead,
     Totals,
@@ -39,16 +41,34 @@ def entry_read(entry: LedgerEntry, actor: User | None) -> LedgerEntryRead:
 def report_year(
     session: SessionDep,
     settings: SettingsDep,
+    user: CurrentUser,
     year: Annotated[
         int | None,
         Query(ge=2000, le=2100, description="default: the latest year with allocations"),
     ] = None,
 ) -> int:
     """The year a summary or report is about (DESIGN.md rule 10 for the default)."""
-    return year or service.default_year(session, fallback=local_today(settings.tz).year)
+    fallback = local_today(settings.tz).year
+    return year or service.default_year(session, fallback=fallback, user=user)
 
 
 ReportYear = Annotated[int, Depends(report_year)]
+
+#: the division a summary or report is about: one inside the caller's reach (a 404
+#: otherwise), by default the caller's own (``app.regions``)
+ReportDivision = Annotated[
+    str | None,
+    Query(
+        max_length=9,
+        pattern=regions.DIVISION_PATTERN,
+        description="a division code within your reach: a province (2 digits), a city (4),"
+        " a county (6) or a township (9); default: your own",
+    ),
+]
+#: what a 404 of a report about a division means
+OTHER_DIVISION = error_responses(
+    404, why={404: "division is outside your reach, or names no county or township"}
+)
 
 
 @router.post(
@@ -80,20 +100,20 @@ def create_allocation(
 def list_allocations(
     session: SessionDep,
     user: CurrentUser,
-    page: PageDep,
+    page: KeysetPageDep,
     township_id: Id | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Page[AllocationRead]:
-    rows, total = service.list_allocations(
+    listed = service.list_allocations(
         session=session,
         user=user,
         township_id=township_id,
         year=year,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.cursor,
     )
-    items = [allocation_read(a, t) for a, t in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, [allocation_read(a, t) for a, t in listed.rows], page)
 
 
 @router.get(
@@ -129,11 +149,24 @@ def reverse_allocation(
 @router.get(
     "/funds/summary",
     response_model=SummaryRead,
-    summary="Allocated, committed, spent and available per township for a year",
+    responses=OTHER_DIVISION,
+    summary="Allocated, committed, spent and available per township and county for a year",
 )
-def read_summary(session: SessionDep, user: CurrentUser, year: ReportYear) -> SummaryRead:
-    rows = [AccountRead.of(t, a) for t, a in service.summary(session=session, user=user, year=year)]
-    return SummaryRead(year=year, townships=rows, totals=Totals.of(rows))
+def read_summary(
+    session: SessionDep, user: CurrentUser, year: ReportYear, division: ReportDivision = None
+) -> SummaryRead:
+    area = regions.area(session, user, division)
+    accounts = service.summary(
+        session=session, user=area.viewer, year=year, townships_seen=area.townships
+    )
+    rows = [AccountRead.of(t, a) for t, a in accounts]
+    return SummaryRead(
+        year=year,
+        division=area.division,
+        townships=rows,
+        counties=CountyTotals.per_county(area.counties, rows),
+        totals=Totals.of(rows),
+    )
 
 
 @router.get(
@@ -145,17 +178,17 @@ def read_summary(session: SessionDep, user: CurrentUser, year: ReportYear) -> Su
 def read_ledger(
     session: SessionDep,
     user: CurrentUser,
-    page: PageDep,
+    page: KeysetPageDep,
     township_id: Id | None = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> Page[LedgerEntryRead]:
-    rows, total = service.ledger(
+    listed = service.ledger(
         session=session,
         user=user,
         township_id=township_id,
         year=year,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.cursor,
     )
-    items = [entry_read(e, u) for e, u in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, [entry_read(e, u) for e, u in listed.rows], page)

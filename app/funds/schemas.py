@@ -6,8 +6,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.funds.money import PositiveFen, Year, rate
-from app.models import EntryKind, FundAccount, FundSource, Township
-from app.schemas import Day, Id, InputModel, Reason, TownshipRef
+from app.models import County, EntryKind, FundAccount, FundSource, Township
+from app.schemas import CountyRef, Day, Id, InputModel, Reason, TownshipRef
 
 
 class AllocationCreate(InputModel):
@@ -50,6 +50,7 @@ class AllocationRead(BaseModel):
 
 class AccountRead(BaseModel):
     township: TownshipRef
+    county_id: int = Field(description="the township's county")
     allocated_fen: int
     committed_fen: int
     spent_fen: int
@@ -60,6 +61,7 @@ class AccountRead(BaseModel):
     def of(cls, township: Township, account: FundAccount) -> "AccountRead":
         return cls(
             township=TownshipRef.model_validate(township),
+            county_id=township.county_id,
             allocated_fen=account.allocated_fen,
             committed_fen=account.committed_fen,
             spent_fen=account.spent_fen,
@@ -88,9 +90,30 @@ class Totals(BaseModel):
         )
 
 
+class CountyTotals(Totals):
+    """One county's accounts added up (its townships are the AccountReads with its id)."""
+
+    county: CountyRef
+
+    @classmethod
+    def per_county(
+        cls, counties: Sequence[County], rows: Sequence[AccountRead]
+    ) -> list["CountyTotals"]:
+        """A row per county (in the order given) of the accounts of its townships."""
+        return [
+            cls(
+                county=CountyRef.model_validate(county),
+                **Totals.of([r for r in rows if r.county_id == county.id]).model_dump(),
+            )
+            for county in counties
+        ]
+
+
 class SummaryRead(BaseModel):
     year: int
+    division: str = Field(description="the division code summed up ('' : the whole country)")
     townships: list[AccountRead]
+    counties: list[CountyTotals] = Field(description="per county, in division-code order")
     totals: Totals
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
 from app.db import dialect_insert, insert_if_missing
 from app.errors import Conflict, Forbidden, NotFound
@@ -154,9 +154,12 @@ def allocate(*, session: Session, actor: User | None, data: AllocationCreate) ->
 _CONTENT = ("township_id", "year", "amount_fen", "source", "document_no", "allocated_on", "note")
 
 
-def _replay(session: Session, data: AllocationCreate) -> FundAllocation | None:
+def _replay(
+    session: Session, data: AllocationCreate, actor: User | None = None
+) -> FundAllocation | None:
     """The stored allocation for this ``client_id`` if this is a replay of it; 409 if it
-    differs (the 409 names the stored one: the client sent two allocations under one id)."""
+    differs (the 409 names the stored one: the client sent two allocations under one id).
+    One held outside the actor's division is only "taken" (``access.claimed_by``'s rule)."""
     existing = session.execute(
         select(FundAllocation)
         .where(FundAllocation.client_id == data.client_id)
@@ -164,6 +167,11 @@ def _replay(session: Session, data: AllocationCreate) -> FundAllocation | None:
     ).scalar_one_or_none()
     if existing is None:
         return None
+    if actor is not None and not access.sees_township(session, actor, existing.township_id):
+        raise Conflict(
+            f"client_id {data.client_id} is already taken; give this allocation a new client_id",
+            headers={access.CLIENT_ID_TAKEN: "true"},
+        )
     if any(getattr(existing, name) != getattr(data, name) for name in _CONTENT):
         raise Conflict(
             f"A different allocation was already recorded with client_id {data.client_id}"
@@ -182,7 +190,7 @@ def allocate_once(
     earlier try whose answer was lost, or a retry racing it: the unique index decides on
     both databases), and nothing else moves. Without one (old clients) every POST stores.
     """
-    townships.require(session, data.township_id)
+    townships.require(session, data.township_id, user=actor)
     allocation = FundAllocation.model_validate(
         data, update={"created_by_id": actor.id if actor else None}
     )
@@ -197,7 +205,7 @@ def allocate_once(
             .returning(FundAllocation.id)
         ).scalar_one_or_none()
         if inserted_id is None:
-            replayed = _replay(session, data)
+            replayed = _replay(session, data, actor)
             assert replayed is not None  # the id is taken, so its allocation is there
             session.commit()
             return replayed, False
@@ -241,7 +249,7 @@ def get_allocation(
     ).scalar_one_or_none()
     if allocation is None:
         raise NotFound(f"Allocation {allocation_id} not found")
-    access.ensure_visible(user, allocation.township_id, f"Allocation {allocation_id}")
+    access.ensure_visible(session, user, allocation.township_id, f"Allocation {allocation_id}")
     return allocation
 
 
@@ -301,6 +309,14 @@ def reverse(
     return allocation
 
 
+#: the order of the allocation list: the latest year first, then as they were handed over
+ALLOCATION_ORDER = (
+    listing.desc(FundAllocation.year),
+    listing.asc(FundAllocation.allocated_on),
+    listing.asc(FundAllocation.id),
+)
+
+
 def list_allocations(
     *,
     session: Session,
@@ -308,41 +324,54 @@ def list_allocations(
     township_id: int | None,
     year: int | None,
     limit: int,
-    offset: int,
-) -> tuple[list[tuple[FundAllocation, Township]], int]:
+    offset: int = 0,
+    cursor: str | None = None,
+) -> listing.Listed[tuple[FundAllocation, Township]]:
+    """Allocations, latest year first, then in the order they were handed over."""
     if township_id is not None:
-        access.ensure_visible(user, township_id, f"Township {township_id}")
+        access.ensure_visible(session, user, township_id, f"Township {township_id}")
     conditions: list[Any] = []
     if township_id is not None:
         conditions.append(FundAllocation.township_id == township_id)
     if year is not None:
         conditions.append(FundAllocation.year == year)
-    count = access.scope(
-        select(func.count()).select_from(FundAllocation), user, FundAllocation.township_id
+    query = access.scope(select(FundAllocation), user, FundAllocation.township_id)
+    return listing.page(
+        session,
+        query.where(*conditions),
+        sort=ALLOCATION_ORDER,
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        read=lambda paged: [
+            (allocation, township)
+            for allocation, township in session.execute(
+                paged.add_columns(Township).join(
+                    Township, Township.id == FundAllocation.township_id
+                )
+            ).all()
+        ],
+        keys_of=lambda row: row[0],
     )
-    total = session.execute(count.where(*conditions)).scalar_one()
-    rows = session.execute(
-        access.scope(select(FundAllocation, Township), user, FundAllocation.township_id)
-        .join(Township, Township.id == FundAllocation.township_id)
-        .where(*conditions)
-        .order_by(FundAllocation.year.desc(), FundAllocation.allocated_on, FundAllocation.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return [(a, t) for a, t in rows], total
 
 
 # --- reading balances ---------------------------------------------------------------------
 
 
-def default_year(session: Session, *, fallback: int) -> int:
-    """The latest year that has allocations (DESIGN.md rule 10), else ``fallback``."""
-    latest = session.execute(select(func.max(FundAllocation.year))).scalar_one()
-    return latest or fallback
+def default_year(session: Session, *, fallback: int, user: User | None = None) -> int:
+    """The latest year that has allocations (DESIGN.md rule 10) in ``user``'s division,
+    else ``fallback``."""
+    query = select(func.max(FundAllocation.year))
+    if user is not None:
+        query = access.scope(query, user, FundAllocation.township_id)
+    return session.execute(query).scalar_one() or fallback
 
 
-def summary(*, session: Session, user: User, year: int) -> list[tuple[Township, FundAccount]]:
-    """Every visible township with its account for ``year`` (zeros when it has none)."""
+def summary(
+    *, session: Session, user: User, year: int, townships_seen: list[Township] | None = None
+) -> list[tuple[Township, FundAccount]]:
+    """Every visible township with its account for ``year`` (zeros when it has none).
+
+    ``user`` may be a viewer narrowed to a division (``app.regions``), and
+    ``townships_seen`` the townships it sees when the caller has them already."""
     accounts = {
         a.township_id: a
         for a in session.execute(
@@ -353,7 +382,9 @@ def summary(*, session: Session, user: User, year: int) -> list[tuple[Township, 
     }
     return [
         (t, accounts.get(t.id) or FundAccount(township_id=t.id, year=year))  # type: ignore[arg-type]
-        for t in townships.visible(session, user)
+        for t in (
+            townships_seen if townships_seen is not None else townships.visible(session, user)
+        )
     ]
 
 
@@ -365,28 +396,34 @@ def ledger(
     year: int | None,
     limit: int | None,
     offset: int = 0,
+    cursor: str | None = None,
     newest_first: bool = False,
-) -> tuple[list[tuple[LedgerEntry, User | None]], int]:
-    """Ledger entries in the order they were written (or newest first), with who wrote them."""
+) -> listing.Listed[tuple[LedgerEntry, User | None]]:
+    """Ledger entries in the order they were written (or newest first), with who wrote
+    them; every entry when ``limit`` is None."""
     if township_id is not None:
-        access.ensure_visible(user, township_id, f"Township {township_id}")
+        access.ensure_visible(session, user, township_id, f"Township {township_id}")
     conditions: list[Any] = []
     if township_id is not None:
         conditions.append(LedgerEntry.township_id == township_id)
     if year is not None:
         conditions.append(LedgerEntry.year == year)
-    count = access.scope(
-        select(func.count()).select_from(LedgerEntry), user, LedgerEntry.township_id
-    )
-    total = session.execute(count.where(*conditions)).scalar_one()
+    query = access.scope(select(LedgerEntry), user, LedgerEntry.township_id).where(*conditions)
     actor = aliased(User)
-    query = (
-        access.scope(select(LedgerEntry, actor), user, LedgerEntry.township_id)
-        .outerjoin(actor, actor.id == LedgerEntry.actor_id)
-        .where(*conditions)
-        .order_by(LedgerEntry.id.desc() if newest_first else LedgerEntry.id)
-        .offset(offset)
+
+    def read(paged: Any) -> list[tuple[LedgerEntry, User | None]]:
+        with_actor = paged.add_columns(actor).outerjoin(actor, actor.id == LedgerEntry.actor_id)
+        return [(entry, author) for entry, author in session.execute(with_actor).all()]
+
+    sort = (listing.desc(LedgerEntry.id),) if newest_first else (listing.asc(LedgerEntry.id),)
+    if limit is None:
+        rows = read(query.order_by(*(key.ordered() for key in sort)))
+        return listing.Listed(rows=rows, total=len(rows))
+    return listing.page(
+        session,
+        query,
+        sort=sort,
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        read=read,
+        keys_of=lambda row: row[0],
     )
-    if limit is not None:
-        query = query.limit(limit)
-    return [(entry, author) for entry, author in session.execute(query).all()], total

@@ -37,6 +37,7 @@ from app.config import BBox
 from app.facilities import service as facilities
 from app.maintenance.service import OPEN
 from app.models import (
+    CountyPatrolPolicy,
     Facility,
     FacilityKind,
     FacilityStatus,
@@ -173,16 +174,21 @@ def _scoped(statement: Any, user: User | None) -> Any:
     return statement if user is None else access.scope(statement, user, Facility.township_id)
 
 
-def _ensure_township_visible(user: User | None, filters: FeatureFilters) -> None:
+def _ensure_township_visible(session: Session, user: User | None, filters: FeatureFilters) -> None:
     if user is not None and filters.township_id is not None:
-        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
+        access.ensure_visible(session, user, filters.township_id, f"Township {filters.township_id}")
 
 
 def _query(
-    user: User | None, filters: FeatureFilters, today: date, limit: int | None, offset: int
+    session: Session,
+    user: User | None,
+    filters: FeatureFilters,
+    today: date,
+    limit: int | None,
+    offset: int,
 ) -> tuple[Any, list[Any]]:
     """The SELECT of the features ``user`` may see through ``filters``, and its conditions."""
-    _ensure_township_visible(user, filters)
+    _ensure_township_visible(session, user, filters)
     conditions = _conditions(filters, today=today)
     # Enumerations come back as their stored text (what the JSON shows anyway): turning
     # 200,000 values into enum members and back costs more than the whole encoding.
@@ -239,7 +245,7 @@ def features(
 ) -> tuple[list[dict[str, Any]], int]:
     """The features ``user`` may see (``None``: the public map, public properties only),
     ordered by facility id, and how many match in all."""
-    query, conditions = _query(user, filters, today, limit, offset)
+    query, conditions = _query(session, user, filters, today, limit, offset)
     build = _builder(user, today)
     _without_jit(session)
     # Core execution (plain rows, without the ORM's per-row loading machinery), and tens of
@@ -272,7 +278,7 @@ def collection_bytes(
     """The FeatureCollection of ``features`` as JSON bytes, built a chunk of rows at a time:
     only the encoded text of the whole county is held at once, never its rows and dicts
     (which take several times its size in Python objects)."""
-    query, _conditions = _query(user, filters, today, limit, offset)
+    query, _conditions = _query(session, user, filters, today, limit, offset)
     build = _builder(user, today)
     _without_jit(session)
     parts = [b'{"type":"FeatureCollection","features":[']
@@ -405,7 +411,7 @@ def feed_tag(
     ids, so a site moved in or out moves the tag); max(updated_at) of the townships in scope
     (their names); max(id),
     max(received_at) and max(reviewed_at) of those facilities' reports; max(id) and
-    max(updated_at) of their maintenance orders; max(updated_at) of the patrol policy —
+    max(updated_at) of their maintenance orders; max(updated_at) of the patrol policies —
     plus the county date, the scope (township id, staff or public), the filters and
     ``extra`` (paging, format). Every change a feature can show moves one of them (a report,
     a review, an order's step, a facility edited or moved, a policy change — which also
@@ -443,8 +449,11 @@ def feed_tag(
             orders.with_only_columns(func.max(MaintenanceOrder.id)),
             orders.with_only_columns(func.max(MaintenanceOrder.updated_at)),
             select(func.max(PatrolPolicy.updated_at)),
+            select(func.max(CountyPatrolPolicy.updated_at)),
         ]
     values = session.execute(select(*(a.scalar_subquery() for a in aggregates))).one()
-    scope = "public" if user is None else f"township:{limit or '*'}"
+    # A division's staff take the maxima of every township: a superset of theirs, which
+    # moves whenever one of their features can (a site moved out changes its updated_at).
+    scope = "public" if user is None else f"township:{limit or '*'}:{access.reach(user)}"
     key = repr((tuple(values), today.isoformat(), scope, astuple(filters), extra))
     return 'W/"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'

@@ -11,6 +11,7 @@ amount; the distance itself is good to a few metres, far under the 2 km default 
 """
 
 import json
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from math import cos, radians
@@ -25,6 +26,9 @@ from app.geo.distance import EARTH_RADIUS_M, haversine_m
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.models import County
+
+logger = logging.getLogger(__name__)
 
 _M_PER_DEG = radians(1) * EARTH_RADIUS_M
 
@@ -91,20 +95,13 @@ class CountyOutline:
         }
 
 
-def _read(path: Path) -> CountyOutline:
-    """Parse a boundary file: a (Multi)Polygon, a Feature, or a FeatureCollection of one."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"county boundary file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"county boundary file {path} is not readable GeoJSON: {exc}") from None
+def parse_outline(data: Any, *, where: str, code: str | None = None) -> CountyOutline:
+    """An outline from GeoJSON: a (Multi)Polygon, a Feature, or a FeatureCollection of one;
+    ValueError says what is wrong, starting with ``where`` (a file, a county)."""
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         features = data.get("features") or []
         if len(features) != 1:
-            raise ValueError(
-                f"county boundary file {path} must hold exactly one feature, not {len(features)}"
-            )
+            raise ValueError(f"{where} must hold exactly one feature, not {len(features)}")
         data = features[0]
     properties: dict[str, Any] = {}
     if isinstance(data, dict) and data.get("type") == "Feature":
@@ -113,16 +110,31 @@ def _read(path: Path) -> CountyOutline:
     try:
         geometry = shape(data)
     except Exception as exc:  # shapely raises several types for malformed geometry
-        raise ValueError(f"county boundary file {path} holds no valid geometry: {exc}") from None
+        raise ValueError(f"{where} holds no valid geometry: {exc}") from None
     if not isinstance(geometry, Polygon | MultiPolygon) or geometry.is_empty:
-        raise ValueError(f"county boundary file {path} must hold a Polygon or MultiPolygon")
+        raise ValueError(f"{where} must hold a Polygon or MultiPolygon")
     if not geometry.is_valid:
-        raise ValueError(f"county boundary file {path}: {shapely.is_valid_reason(geometry)}")
+        raise ValueError(f"{where}: {shapely.is_valid_reason(geometry)}")
     min_lon, min_lat, max_lon, max_lat = geometry.bounds
     if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
-        raise ValueError(f"county boundary file {path} is not in longitude/latitude degrees")
-    code = str(properties.get("code") or properties.get("adcode") or path.stem)
+        raise ValueError(f"{where} is not in longitude/latitude degrees")
+    code = code or str(properties.get("code") or properties.get("adcode") or "")
     return CountyOutline(geometry, code=code, name=str(properties.get("name") or code))
+
+
+def _read(path: Path) -> CountyOutline:
+    """Parse a boundary file (see ``parse_outline``)."""
+    where = f"county boundary file {path}"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{where} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{where} is not readable GeoJSON: {exc}") from None
+    parsed = parse_outline(data, where=where)
+    if not parsed.code:
+        parsed.code = parsed.name = path.stem
+    return parsed
 
 
 @lru_cache(maxsize=8)
@@ -143,6 +155,32 @@ def load_outline(path: Path) -> CountyOutline:
 def outline(settings: "Settings") -> CountyOutline:
     """The configured county's outline (``MEMORIAL_COUNTY_BOUNDARY``)."""
     return load_outline(settings.county_boundary)
+
+
+#: outlines of counties (``County.outline``), by id and version: read from the database, so
+#: every host sees a change at once (the key changes with ``updated_at``)
+_BY_COUNTY: dict[tuple[int, str], CountyOutline] = {}
+
+
+def of_county(county: "County") -> CountyOutline | None:
+    """The outline a county keeps in the database (None: none given, nothing to check)."""
+    if county.outline is None:
+        return None
+    key = (county.id or 0, county.updated_at.isoformat())
+    found = _BY_COUNTY.get(key)
+    if found is None:
+        if len(_BY_COUNTY) >= 4096:
+            _BY_COUNTY.clear()
+        try:
+            found = parse_outline(
+                county.outline, where=f"the outline of county {county.code}", code=county.code
+            )
+        except ValueError as exc:  # stored by hand or by an old migration: checked by none
+            logger.warning("%s; its facilities' positions are not checked", exc)
+            return None
+        _BY_COUNTY[key] = found
+        found.name = county.name
+    return found
 
 
 def within_county(settings: "Settings", lon: float, lat: float) -> bool:

@@ -5,7 +5,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile, statu
 from app.deps import (
     CurrentUser,
     DatabaseDep,
-    PageDep,
+    KeysetPageDep,
     SessionDep,
     SettingsDep,
     UploadingUser,
@@ -53,7 +53,7 @@ def submit_inspection(
 def list_inspections(
     session: SessionDep,
     user: CurrentUser,
-    page: PageDep,
+    page: KeysetPageDep,
     facility_id: Id | None = None,
     township_id: Id | None = None,
     inspector_id: Id | None = None,
@@ -75,11 +75,15 @@ def list_inspections(
         until=until,
         receipt=service.normalize_receipt(receipt) if receipt else None,
     )
-    rows, total = service.list_inspections(
-        session=session, user=user, filters=filters, limit=page.limit, offset=page.offset
+    listed = service.list_inspections(
+        session=session,
+        user=user,
+        filters=filters,
+        limit=page.limit,
+        offset=page.offset,
+        cursor=page.cursor,
     )
-    items = [service.to_read(i) for i in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, [service.to_read(i) for i in listed.rows], page)
 
 
 @router.get(

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
 from app.clock import local_date
 from app.config import Settings
+from app.counties import service as counties
 from app.db import dialect_insert
 from app.errors import AppError, Conflict, InvalidInput, NotFound
 from app.facilities import service as facilities
@@ -135,7 +136,9 @@ def get_inspection(*, session: Session, user: User, inspection_id: int) -> Inspe
     inspection = _load(session, inspection_id)
     if inspection is None:
         raise NotFound(f"Inspection {inspection_id} not found")
-    access.ensure_visible(user, inspection.facility.township_id, f"Inspection {inspection_id}")
+    access.ensure_visible(
+        session, user, inspection.facility.township_id, f"Inspection {inspection_id}"
+    )
     return inspection
 
 
@@ -193,13 +196,14 @@ def submit(
         if (existing := _replay(session, user, data, digest)) is not None:
             return to_read(existing), False
         raise
+    tz = counties.tz_of_township(session, facility.township_id)  # the county's dates
     values: dict[str, Any] = {
         "client_id": data.client_id,
         "facility_id": facility.id,
         "township_id": facility.township_id,
         "inspector_id": user.id,
         "inspected_at": data.inspected_at.astimezone(UTC),
-        "inspected_on": local_date(data.inspected_at, settings.tz),
+        "inspected_on": local_date(data.inspected_at, tz),
         "received_at": utcnow(),
         "condition": data.condition,
         "checklist": {item.value: answer.value for item, answer in data.checklist.items()},
@@ -223,7 +227,7 @@ def submit(
         session.commit()
         return to_read(replayed), False
     schedule.note_new_inspection(
-        session, facility, inspected_at=data.inspected_at, condition=data.condition, tz=settings.tz
+        session, facility, inspected_at=data.inspected_at, condition=data.condition, tz=tz
     )
     session.commit()
     return _new_read(values, inspection_id=inserted_id, inspector=user), True
@@ -297,7 +301,9 @@ def review(
     inspection.reviewed_by_id = user.id
     inspection.reviewed_at = utcnow()
     session.flush()
-    schedule.refresh_last_inspection(session, facility, tz=settings.tz)
+    schedule.refresh_last_inspection(
+        session, facility, tz=counties.tz_of_township(session, facility.township_id)
+    )
     audit.record(
         session=session,
         actor=user,
@@ -323,18 +329,26 @@ class InspectionFilters:
     receipt: str | None = None
 
 
+#: the order of the report lists: newest first, or oldest first (the review queue)
+NEWEST_FIRST = (listing.desc(Inspection.inspected_at), listing.desc(Inspection.id))
+OLDEST_FIRST = (listing.asc(Inspection.inspected_at), listing.asc(Inspection.id))
+#: a county's local date lies within a day of the UTC date, whatever its time zone
+_ZONE_SLACK = timedelta(days=1)
+
+
 def list_inspections(
     *,
     session: Session,
     user: User,
     filters: InspectionFilters,
     limit: int,
-    offset: int,
+    offset: int = 0,
+    cursor: str | None = None,
     oldest_first: bool = False,
-) -> tuple[list[Inspection], int]:
+) -> listing.Listed[Inspection]:
     """Reports newest first (by inspection time), or oldest first (the review queue)."""
     if filters.township_id is not None:
-        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
+        access.ensure_visible(session, user, filters.township_id, f"Township {filters.township_id}")
     conditions: list[Any] = []
     if filters.township_id is not None:
         conditions.append(Inspection.facility_id.in_(access.facilities_of(filters.township_id)))
@@ -347,29 +361,24 @@ def list_inspections(
     ):
         if value is not None:
             conditions.append(column == value)
+    # The local dates, and the instants around them: the same rows, and a range of the
+    # (inspected_at, id) index that the page is read along.
     if filters.since is not None:
         conditions.append(Inspection.inspected_on >= filters.since)
+        midnight = datetime.combine(filters.since, datetime.min.time(), UTC)
+        conditions.append(Inspection.inspected_at >= midnight - _ZONE_SLACK)
     if filters.until is not None:
         conditions.append(Inspection.inspected_on <= filters.until)
-    count = access.scope_by_facility(
-        select(func.count()).select_from(Inspection), user, Inspection.facility_id
+        midnight = datetime.combine(filters.until + timedelta(days=1), datetime.min.time(), UTC)
+        conditions.append(Inspection.inspected_at < midnight + _ZONE_SLACK)
+    query = access.scope_by_facility(select(Inspection), user, Inspection.facility_id)
+    return listing.page(
+        session,
+        query.where(*conditions),
+        sort=OLDEST_FIRST if oldest_first else NEWEST_FIRST,
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        read=lambda paged: session.scalars(paged.options(*_LOAD)).all(),
     )
-    total = session.execute(count.where(*conditions)).scalar_one()
-    rows = session.execute(
-        access.scope_by_facility(select(Inspection), user, Inspection.facility_id)
-        .where(*conditions)
-        .options(*_LOAD)
-        .order_by(
-            *(
-                (Inspection.inspected_at, Inspection.id)
-                if oldest_first
-                else (Inspection.inspected_at.desc(), Inspection.id.desc())
-            )
-        )
-        .limit(limit)
-        .offset(offset)
-    ).scalars()
-    return list(rows), total
 
 
 def to_read(inspection: Inspection) -> InspectionRead:

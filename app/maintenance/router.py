@@ -7,7 +7,7 @@ from app.clock import local_today
 from app.deps import (
     CurrentUser,
     DatabaseDep,
-    PageDep,
+    KeysetPageDep,
     SessionDep,
     SettingsDep,
     UploadingUser,
@@ -112,7 +112,7 @@ def list_orders(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    page: PageDep,
+    page: KeysetPageDep,
     facility_id: Id | None = None,
     township_id: Id | None = None,
     status: OrderStatus | None = None,
@@ -129,16 +129,16 @@ def list_orders(
         year=year,
         overdue=overdue,
     )
-    rows, total = service.list_orders(
+    listed = service.list_orders(
         session=session,
         user=user,
         filters=filters,
         today=today,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.cursor,
     )
-    items = [to_read(o, today=today) for o in rows]
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, [to_read(o, today=today) for o in listed.rows], page)
 
 
 @router.get(

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import Settings
@@ -98,7 +98,9 @@ def get_order(
     if order is None:
         raise NotFound(f"Maintenance order {order_id} not found")
     # Orders belong to the township that owns their facility now (DESIGN.md rule 8).
-    access.ensure_visible(user, order.facility.township_id, f"Maintenance order {order_id}")
+    access.ensure_visible(
+        session, user, order.facility.township_id, f"Maintenance order {order_id}"
+    )
     return order
 
 
@@ -344,13 +346,20 @@ def _advance(order: MaintenanceOrder, action: str) -> OrderStatus:
     return target
 
 
-def _ensure_may_move_money(user: User, order: MaintenanceOrder) -> None:
-    """An order whose facility moved to another township still draws on the funds it was
-    opened against; money on another township's account is county work."""
-    if order.township_id != order.facility.township_id and not access.is_staff(user):
+def may_move_money(session: Session, user: User, order: MaintenanceOrder) -> bool:
+    """Whether ``user`` may move the money of ``order``: approve, complete, cancel it or
+    correct its cost. Its money is on the account of the township that opened it, which an
+    order keeps when its facility moves (to another township, or another county): only who
+    sees that township moves it, never a user who sees the order by its facility alone."""
+    return access.sees_township(session, user, order.township_id)
+
+
+def _ensure_may_move_money(session: Session, user: User, order: MaintenanceOrder) -> None:
+    """403 unless ``may_move_money``; the message names no township the user cannot see."""
+    if not may_move_money(session, user, order):
         raise Forbidden(
-            f"Order {order.id} draws on {order.township.name}'s funds, opened before its"
-            " facility moved to your township; county staff complete or cancel it"
+            f"Order {order.id}'s money is held by a township outside your division;"
+            " staff whose division holds it approve, complete, cancel or correct it"
         )
 
 
@@ -387,6 +396,7 @@ def approve(
     County work; another township's order is a 404 first."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     access.ensure_staff(user)
+    _ensure_may_move_money(session, user, order)
     target = _advance(order, "approve")
     _ensure_takes_work(order.facility)
     before = _snapshot(order)
@@ -428,7 +438,7 @@ def complete(
     """Complete: release the commitment and record the actual spend (checked if it is more)."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     target = _advance(order, "complete")
-    _ensure_may_move_money(user, order)
+    _ensure_may_move_money(session, user, order)
     if data.actual_cost_fen > order.planned_cost_fen and not access.is_staff(user):
         raise Forbidden(
             f"The actual cost {yuan(data.actual_cost_fen)} is above the approved plan"
@@ -477,6 +487,7 @@ def correct_cost(
     any spend. County work (after the 404 for another township's order)."""
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     access.ensure_staff(user)
+    _ensure_may_move_money(session, user, order)
     if order.status is not OrderStatus.completed or order.actual_cost_fen is None:
         raise Conflict(
             f"Order {order.id} is {order.status.value}; only a completed order's cost can be"
@@ -527,7 +538,7 @@ def cancel(*, session: Session, user: User, order_id: int, reason: str) -> Maint
     order = get_order(session=session, user=user, order_id=order_id, for_update=True)
     committed = order.status in (OrderStatus.approved, OrderStatus.in_progress)
     target = _advance(order, "cancel")
-    _ensure_may_move_money(user, order)
+    _ensure_may_move_money(session, user, order)
     before = _snapshot(order)
     if committed:
         funds.move(
@@ -569,11 +580,22 @@ def overdue_condition(today: date) -> Any:
     return MaintenanceOrder.status.in_(OPEN) & (MaintenanceOrder.due_on < today)
 
 
+#: the order of the order list: newest first
+NEWEST_FIRST = (listing.desc(MaintenanceOrder.created_at), listing.desc(MaintenanceOrder.id))
+
+
 def list_orders(
-    *, session: Session, user: User, filters: OrderFilters, today: date, limit: int, offset: int
-) -> tuple[list[MaintenanceOrder], int]:
+    *,
+    session: Session,
+    user: User,
+    filters: OrderFilters,
+    today: date,
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> listing.Listed[MaintenanceOrder]:
     if filters.township_id is not None:
-        access.ensure_visible(user, filters.township_id, f"Township {filters.township_id}")
+        access.ensure_visible(session, user, filters.township_id, f"Township {filters.township_id}")
     conditions: list[Any] = []
     if filters.township_id is not None:
         conditions.append(
@@ -591,16 +613,13 @@ def list_orders(
         conditions.append(overdue_condition(today))
     elif filters.overdue is False:
         conditions.append(~overdue_condition(today) | MaintenanceOrder.due_on.is_(None))
-    scoped_count = access.scope_by_facility(
-        select(func.count()).select_from(MaintenanceOrder), user, MaintenanceOrder.facility_id
+    query = access.scope_by_facility(
+        select(MaintenanceOrder), user, MaintenanceOrder.facility_id
+    ).where(*conditions)
+    return listing.page(
+        session,
+        query,
+        sort=NEWEST_FIRST,
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        read=lambda paged: session.scalars(paged.options(*_LOAD)).all(),
     )
-    total = session.execute(scoped_count.where(*conditions)).scalar_one()
-    rows = session.execute(
-        access.scope_by_facility(select(MaintenanceOrder), user, MaintenanceOrder.facility_id)
-        .where(*conditions)
-        .options(*_LOAD)
-        .order_by(MaintenanceOrder.created_at.desc(), MaintenanceOrder.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).scalars()
-    return list(rows), total

@@ -3,6 +3,7 @@
 from app.models import base  # noqa: F401  (naming convention before any table)
 from app.models.audit import AuditChainHead, AuditEntry
 from app.models.campaign import Campaign, CampaignTownship
+from app.models.county import County, CountyPatrolPolicy
 from app.models.enums import (
     CampaignKind,
     ChecklistAnswer,
@@ -35,6 +36,8 @@ __all__ = [
     "Campaign",
     "CampaignKind",
     "CampaignTownship",
+    "County",
+    "CountyPatrolPolicy",
     "ChecklistAnswer",
     "ChecklistItem",
     "Condition",

@@ -18,6 +18,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_object", "object_type", "object_id"),
+        Index("ix_audit_log_action_at", "action", "at"),  # the list's ?action= (0010)
         UniqueConstraint("prev_hash"),
     )
 

@@ -28,6 +28,9 @@ class Campaign(SQLModel, table=True):
     kind: CampaignKind = Field(sa_type=EnumText(CampaignKind))
     starts_on: date
     ends_on: date = Field(index=True)
+    #: the county whose own campaign this is (its window, its townships); None: a campaign
+    #: for every county of the deployment
+    county_id: int | None = Field(default=None, foreign_key="counties.id", index=True)
     #: tiers in scope (None: every tier)
     tiers: list[str] | None = Field(default=None, sa_type=JSON)
     #: "qingming-2026": a generated campaign exists once however often it is generated

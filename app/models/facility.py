@@ -19,6 +19,15 @@ class Facility(SQLModel, table=True):
         Index("ix_facilities_township_status_next_due_on", "township_id", "status", "next_due_on"),
         # The map feed's ETag: the latest change, an index lookup however many sites.
         Index("ix_facilities_updated_at", "updated_at"),
+        # The list's sorts (with the id, its tie-break: app.listing), kinds, and the map's
+        # bbox and clusters (migration 0010).
+        Index("ix_facilities_name_id", "name", "id"),
+        Index("ix_facilities_next_due_on_id", "next_due_on", "id"),
+        Index("ix_facilities_registered_on_id", "registered_on", "id"),
+        Index("ix_facilities_kind", "kind"),
+        Index("ix_facilities_longitude_latitude", "longitude", "latitude"),
+        # Reports, orders and photos scoped by facility: the ids under a division, index only.
+        Index("ix_facilities_township_id_id", "township_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -15,6 +15,7 @@ class FundAllocation(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         Index("ix_fund_allocations_township_year", "township_id", "year"),
+        Index("ix_fund_allocations_year", "year"),  # the list's ?year= (0010)
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -45,7 +46,10 @@ class LedgerEntry(SQLModel, table=True):
     """
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_township_year", "township_id", "year", "id"),)
+    __table_args__ = (
+        Index("ix_ledger_entries_township_year", "township_id", "year", "id"),
+        Index("ix_ledger_entries_year_id", "year", "id"),  # the list's ?year= (0010)
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     township_id: int = Field(foreign_key="townships.id")

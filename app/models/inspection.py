@@ -21,6 +21,17 @@ class Inspection(SQLModel, table=True):
         # The map feed's ETag: the latest report and the latest review, by index.
         Index("ix_inspections_received_at", "received_at"),
         Index("ix_inspections_reviewed_at", "reviewed_at"),
+        # The list: newest first, the review queue, on site or not (app.listing, 0010).
+        Index(
+            "ix_inspections_inspected_at_id",
+            "inspected_at",
+            "id",
+            postgresql_include=["inspected_on"],  # ?from=&to= counted from the index
+        ),
+        Index(
+            "ix_inspections_review_status_inspected_at_id", "review_status", "inspected_at", "id"
+        ),
+        Index("ix_inspections_on_site_inspected_at_id", "on_site", "inspected_at", "id"),
         # A position is stored whole: WGS-84, as sent, and judged — or not at all.
         CheckConstraint(
             "(longitude IS NULL AND latitude IS NULL AND source_crs IS NULL"

@@ -25,6 +25,11 @@ class MaintenanceOrder(SQLModel, table=True):
         Index("ix_maintenance_orders_township_year_status", "township_id", "year", "status"),
         # The map feed's ETag: the latest change to any order, by index.
         Index("ix_maintenance_orders_updated_at", "updated_at"),
+        # The list: newest first, by status, category or year (app.listing, 0010).
+        Index("ix_maintenance_orders_created_at_id", "created_at", "id"),
+        Index("ix_maintenance_orders_status_created_at_id", "status", "created_at", "id"),
+        Index("ix_maintenance_orders_category", "category"),
+        Index("ix_maintenance_orders_year", "year"),
         # One unfinished order per report, held by the database: a double click, or two
         # clerks at once, cannot open (and fund) the same work twice.
         Index(

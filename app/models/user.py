@@ -22,6 +22,10 @@ class User(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=20)
     role: Role = Field(sa_type=EnumText(Role))
     township_id: int | None = Field(default=None, foreign_key="townships.id", index=True)
+    #: what the user reaches: the townships whose code starts with this division code — a
+    #: township (9 digits), a county (6), a city (4), a province (2), or '' the whole country
+    #: (app.access); a township user's is their township's code
+    division_code: str = Field(default="", max_length=9, sa_column_kwargs={"server_default": ""})
     password_hash: str = Field(max_length=255)
     is_active: bool = True
     #: tokens issued before this instant no longer count (password change, deactivation)

@@ -140,12 +140,12 @@ def items(
     name = _known(collection_id)
     query = items_query(request.query_params, settings.tz)
     if name == service.COUNTY:
-        outline = service.county_feature(settings)
-        matched = 1 if query.offset == 0 else 0
+        outlines = service.county_features(session, user)
+        page = outlines[query.offset : query.offset + query.limit]
         document = features.feature_collection(
-            [outline] if matched else [],
-            numberMatched=1,
-            numberReturned=matched,
+            page,
+            numberMatched=len(outlines),
+            numberReturned=len(page),
             timeStamp=utcnow(),
             links=[service.link(str(request.url), "self", service.GEOJSON)],
         )
@@ -211,9 +211,10 @@ def item(
     name = _known(collection_id)
     here = f"{_base(request)}/collections/{name}"
     if name == service.COUNTY:
-        if feature_id != service.COUNTY:
-            raise NotFound(f"No feature {feature_id!r} in county; its one feature is 'county'")
-        found = service.county_feature(settings)
+        county = service.county_feature(session, user, feature_id)
+        if county is None:
+            raise NotFound(f"No feature {feature_id!r} in county; its features are counties' codes")
+        found = dict(county)
     else:
         number = int(feature_id) if feature_id.isascii() and feature_id.isdigit() else 0
         rows: list[dict[str, Any]] = []

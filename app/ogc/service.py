@@ -52,19 +52,32 @@ def conformance() -> dict[str, Any]:
     return {"conformsTo": CONFORMANCE}
 
 
-def county_feature(settings: Settings) -> dict[str, Any]:
-    """The county's outline as one GeoJSON Feature (WGS-84), with id ``county``."""
-    from app.geo.outline import county_outline  # the outline module loads shapely
+def county_features(session: Session, user: User | None) -> list[dict[str, Any]]:
+    """The outlines of the counties ``user`` reaches (the public map: every county), one
+    GeoJSON Feature each (WGS-84) with the county's division code as its id."""
+    from app.counties import service as counties
 
-    feature = dict(county_outline(settings))
-    feature["id"] = COUNTY
-    return feature
+    return list(counties.outline_features(session, user)["features"])
 
 
-def county_extent(settings: Settings) -> tuple[float, float, float, float]:
+def county_feature(session: Session, user: User | None, feature_id: str) -> dict[str, Any] | None:
+    """One county's outline by its code; ``county`` names the one county of a user who
+    reaches a single one (the collection's one feature before counties were data)."""
+    found = county_features(session, user)
+    if feature_id == COUNTY and len(found) == 1:
+        return found[0]
+    return next((f for f in found if f["id"] == feature_id), None)
+
+
+def county_extent(
+    settings: Settings, session: Session | None = None, user: User | None = None
+) -> tuple[float, float, float, float]:
+    """Around the outlines of the counties in reach (the configured outline without any)."""
+    from app.counties import service as counties
     from app.geo.outline import county_bbox
 
-    return tuple(county_bbox(settings))  # type: ignore[return-value]
+    box = None if session is None else counties.outline_bbox(session, user)
+    return box or tuple(county_bbox(settings))  # type: ignore[return-value]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -83,7 +96,7 @@ def collection(
     ]
     if name == FACILITIES:
         box, first, last = features.extent(session=session, user=user)
-        spatial = box or county_extent(settings)
+        spatial = box or county_extent(settings, session, user)
         extent: dict[str, Any] = {"spatial": {"bbox": [list(spatial)], "crs": CRS84}}
         title = "烈士纪念设施 Memorial facilities"
         if user is None:  # the public map shows nothing of the patrol schedule
@@ -98,9 +111,12 @@ def collection(
                 "(temporal extent: last_inspected_at)."
             )
     else:
-        extent = {"spatial": {"bbox": [list(county_extent(settings))], "crs": CRS84}}
-        title = "县域边界 County outline"
-        description = "The county's boundary polygon (WGS-84), one feature."
+        extent = {"spatial": {"bbox": [list(county_extent(settings, session, user))], "crs": CRS84}}
+        title = "县域边界 County outlines"
+        description = (
+            "The boundary polygon (WGS-84) of each county in your scope, its id the"
+            " county's 6-digit division code."
+        )
     return {
         "id": name,
         "title": title,

@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, UploadFile, status
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
 from app.config import Settings
 from app.db import Database
@@ -15,10 +15,12 @@ from app.schemas import Id
 router = APIRouter(prefix="/photos", tags=["photos"], responses=SIGNED_IN)
 
 _NOT_MODIFIED = {304: {"description": "unchanged since the ETag sent in If-None-Match"}}
+#: an object store that cannot be reached is a 503 (with Retry-After), never a 500
+_READ_ERRORS = error_responses(404, 503, why={503: "the photo store cannot be reached"})
 _IMAGE = {
     200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
     **_NOT_MODIFIED,
-    **error_responses(404),
+    **_READ_ERRORS,
 }
 #: If-None-Match: one or a few ETags
 IfNoneMatch = Annotated[str | None, Header(max_length=1000)]
@@ -37,7 +39,8 @@ UPLOAD_RESPONSES: dict[int | str, dict] = {
             409: "already 8 photos",
             413: "over 10 MiB",
             415: "not JPEG, PNG or WebP",
-            503: "busy decoding other photos: send it again after Retry-After seconds",
+            503: "busy decoding other photos, or the photo store cannot be reached: send it"
+            " again after Retry-After seconds",
         },
     ),
 }
@@ -73,13 +76,16 @@ def _serve(request: Request, key: str, media_type: str, if_none_match: str | Non
     headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
     if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers=headers)
-    path = request.app.state.photo_store.path(key)
-    if not path.exists():
+    # Streamed through the app from whichever store holds it (a directory or an object
+    # store): the same sign-in and scope, and the store need not be reachable by clients.
+    stored = request.app.state.photo_store.open(key)
+    if stored is None:
         raise NotFound("The photo's file is missing from the photo store")
-    return FileResponse(path, media_type=media_type, headers=headers)
+    headers["Content-Length"] = str(stored.size)
+    return StreamingResponse(stored.chunks, media_type=media_type, headers=headers)
 
 
-@router.get("/{photo_id}", response_class=FileResponse, responses=_IMAGE, summary="A photo")
+@router.get("/{photo_id}", response_class=StreamingResponse, responses=_IMAGE, summary="A photo")
 def read_photo(
     request: Request,
     session: SessionDep,
@@ -93,8 +99,8 @@ def read_photo(
 
 @router.get(
     "/{photo_id}/thumbnail",
-    response_class=FileResponse,
-    responses={200: {"content": {"image/jpeg": {}}}, **_NOT_MODIFIED, **error_responses(404)},
+    response_class=StreamingResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, **_NOT_MODIFIED, **_READ_ERRORS},
     summary="A photo's thumbnail (JPEG, at most 320 px)",
 )
 def read_thumbnail(

@@ -119,5 +119,5 @@ def get_photo(*, session: Session, user: User, photo_id: int) -> Photo:
     if found is None:
         raise NotFound(f"Photo {photo_id} not found")
     photo, township_id = found
-    access.ensure_visible(user, township_id, f"Photo {photo_id}")
+    access.ensure_visible(session, user, township_id, f"Photo {photo_id}")
     return photo

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 from app.clock import local_today
 from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.errors import SIGNED_IN
-from app.funds.router import ReportYear
+from app.funds.router import OTHER_DIVISION, ReportDivision, ReportYear
 from app.reports import annual, service
 from app.reports.schemas import AnnualReport, Stats
 from app.schemas import Day
@@ -26,7 +26,11 @@ def read_stats(
 @router.get(
     "/reports/annual",
     response_model=AnnualReport,
-    summary="The year's figures, with a paragraph in Chinese for the bureau's report",
+    responses=OTHER_DIVISION,
+    summary="The year's figures per township and county, with a paragraph in Chinese for the"
+    " bureau's report",
 )
-def read_annual_report(session: SessionDep, user: CurrentUser, year: ReportYear) -> AnnualReport:
-    return annual.annual_report(session=session, user=user, year=year)
+def read_annual_report(
+    session: SessionDep, user: CurrentUser, year: ReportYear, division: ReportDivision = None
+) -> AnnualReport:
+    return annual.annual_report(session=session, user=user, year=year, division=division)

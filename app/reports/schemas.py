@@ -2,9 +2,9 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
-from app.funds.schemas import AccountRead, Totals
+from app.funds.schemas import AccountRead, CountyTotals, Totals
 from app.models import CampaignKind, MaintenanceCategory, Tier
-from app.schemas import TownshipRef
+from app.schemas import CountyRef, TownshipRef
 
 
 class TownshipOverdue(BaseModel):
@@ -39,6 +39,13 @@ class Stats(BaseModel):
 
 class TownshipFacilities(BaseModel):
     township: TownshipRef
+    county_id: int
+    active: int
+    by_tier: dict[Tier, int]
+
+
+class CountyFacilities(BaseModel):
+    county: CountyRef
     active: int
     by_tier: dict[Tier, int]
 
@@ -47,12 +54,21 @@ class FacilityFigures(BaseModel):
     active_total: int
     by_tier: dict[Tier, int]
     by_township: list[TownshipFacilities]
+    by_county: list[CountyFacilities]
 
 
 class TownshipPatrols(BaseModel):
     township: TownshipRef
+    county_id: int
     inspections: int = Field(description="counted reports (not rejected) inspected in the year")
     facilities_inspected: int
+    on_site_rate: float | None
+
+
+class CountyPatrols(BaseModel):
+    county: CountyRef
+    inspections: int
+    facilities_inspected: int = Field(description="summed over its townships, as the total is")
     on_site_rate: float | None
 
 
@@ -61,6 +77,7 @@ class PatrolFigures(BaseModel):
     facilities_inspected: int
     on_site_rate: float | None
     by_township: list[TownshipPatrols]
+    by_county: list[CountyPatrols]
 
 
 class CampaignCoverage(BaseModel):
@@ -96,11 +113,18 @@ class MaintenanceFigures(BaseModel):
 
 class FundFigures(BaseModel):
     townships: list[AccountRead]
+    counties: list[CountyTotals]
     totals: Totals
 
 
 class AnnualReport(BaseModel):
     year: int
+    division: str = Field(description="the division code reported on ('' : the whole country)")
+    area_zh: str = Field(
+        description="what the title names: the county, or a region by its counties"
+    )
+    township: TownshipRef | None = Field(description="the township, for one township's report")
+    counties: list[CountyRef] = Field(description="the counties reported on, by code")
     facilities: FacilityFigures
     patrols: PatrolFigures
     campaigns: list[CampaignCoverage]

@@ -1,6 +1,8 @@
-"""Dashboard figures, each one query, all scoped to what the caller may see."""
+"""Dashboard figures: SQL aggregates (one pass over the sites, one over the month's reports,
+one over the reports awaiting review), all scoped to what the caller may see."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlmodel import Session
@@ -10,6 +12,18 @@ from app.models import Facility, FacilityStatus, Inspection, ReviewStatus, Tier,
 from app.reports.schemas import Stats, TownshipOverdue
 from app.schemas import TownshipRef
 from app.townships import service as township_service
+
+#: a local date lies within this many hours of the same UTC date (UTC-12 to UTC+14)
+_ZONE_SLACK = timedelta(hours=14)
+
+
+def _around(first: date, last: date) -> list[Any]:
+    """Conditions on ``inspected_at`` holding every report whose local date (any county's
+    time zone) is within ``first``..``last``: a range of the inspected_at index, which the
+    exact ``inspected_on`` condition then narrows."""
+    start = datetime.combine(first, time(0), tzinfo=UTC) - _ZONE_SLACK
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC) + _ZONE_SLACK
+    return [Inspection.inspected_at >= start, Inspection.inspected_at < end]
 
 
 def stats(*, session: Session, user: User, as_of: date) -> Stats:
@@ -21,34 +35,28 @@ def stats(*, session: Session, user: User, as_of: date) -> Stats:
     does); for a past date that is the sites overdue then and not visited since.
     """
     active = (Facility.status == FacilityStatus.active) & (Facility.registered_on <= as_of)
-    by_tier = dict(
-        session.execute(
-            access.scope(
-                select(Facility.tier, func.count()).where(active).group_by(Facility.tier),
-                user,
-                Facility.township_id,
-            )
-        ).all()
-    )
     overdue = case((Facility.next_due_on < as_of, 1), else_=0)
-    per_township = {
-        township_id: (n, late)
-        for township_id, n, late in session.execute(
-            access.scope(
-                select(Facility.township_id, func.count(), func.sum(overdue))
-                .where(active)
-                .group_by(Facility.township_id),
-                user,
-                Facility.township_id,
-            )
-        ).all()
-    }
+    # One pass over the sites the user sees: per township and tier, active and overdue.
+    by_tier: dict[Tier, int] = {}
+    per_township: dict[int, tuple[int, int]] = {}
+    for township_id, tier, n, late in session.execute(
+        access.scope(
+            select(Facility.township_id, Facility.tier, func.count(), func.sum(overdue))
+            .where(active)
+            .group_by(Facility.township_id, Facility.tier),
+            user,
+            Facility.township_id,
+        )
+    ).all():
+        by_tier[tier] = by_tier.get(tier, 0) + n
+        had, had_late = per_township.get(township_id, (0, 0))
+        per_township[township_id] = (had + n, had_late + int(late or 0))
     townships = township_service.visible(session, user)
     overdue_by_township = [
         TownshipOverdue(
             township=TownshipRef.model_validate(t),
             active=per_township.get(t.id, (0, 0))[0],
-            overdue=int(per_township.get(t.id, (0, 0))[1] or 0),
+            overdue=per_township.get(t.id, (0, 0))[1],
         )
         for t in townships
     ]
@@ -59,7 +67,7 @@ def stats(*, session: Session, user: User, as_of: date) -> Stats:
                 func.count(),
                 func.count(Inspection.on_site),
                 func.sum(case((Inspection.on_site.is_(True), 1), else_=0)),
-            ).where(window),
+            ).where(window, *_around(as_of - timedelta(days=29), as_of)),
             user,
             Inspection.facility_id,
         )

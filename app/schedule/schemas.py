@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.facilities.schemas import FacilityRead
 from app.models import CampaignKind, Tier
-from app.schemas import Day, Id, InputModel, NoRepeats, TownshipRef
+from app.schemas import CountyRef, Day, Id, InputModel, NoRepeats, TownshipRef
 
 IntervalDays = Annotated[int, Field(ge=1, le=366)]
 
@@ -18,6 +18,20 @@ class PolicyRead(BaseModel):
 
 class PoliciesRead(BaseModel):
     items: list[PolicyRead]
+    recomputed: int = Field(default=0, description="facilities whose due date was recomputed")
+
+
+class CountyPolicyRead(BaseModel):
+    tier: Tier
+    interval_days: int = Field(description="the interval the county's facilities follow")
+    province_days: int = Field(description="the deployment's default for the tier")
+    overridden: bool = Field(description="the county sets its own interval for the tier")
+    updated_at: datetime | None = Field(description="when the county's own interval was set")
+
+
+class CountyPoliciesRead(BaseModel):
+    county: CountyRef
+    items: list[CountyPolicyRead]
     recomputed: int = Field(default=0, description="facilities whose due date was recomputed")
 
 
@@ -52,7 +66,12 @@ class CampaignCreate(InputModel):
         default=None, description="null: every tier"
     )
     township_ids: Annotated[set[Id], Field(max_length=1000), NoRepeats] | None = Field(
-        default=None, description="null: every township"
+        default=None, description="null: every township (of the county, when one is given)"
+    )
+    county_id: Id | None = Field(
+        default=None,
+        description="the county whose own campaign this is (a county you reach); null: your"
+        " county when you reach exactly one, else every county of the deployment",
     )
 
     @model_validator(mode="after")
@@ -73,7 +92,8 @@ class CampaignRead(BaseModel):
     starts_on: date
     ends_on: date
     tiers: list[Tier] | None
-    townships: list[TownshipRef] | None = Field(description="null: every township")
+    county: CountyRef | None = Field(description="null: a campaign of every county")
+    townships: list[TownshipRef] | None = Field(description="null: every township (of the county)")
     created_at: datetime
 
 
@@ -86,21 +106,44 @@ class MissingFacility(BaseModel):
     last_inspected_at: datetime | None
 
 
+class MissingFacilityRead(MissingFacility):
+    township: TownshipRef
+
+
+class MissingPage(BaseModel):
+    """A page of the sites not yet visited in the window, by township and code."""
+
+    items: list[MissingFacilityRead]
+    total: int | None = Field(
+        description="sites missing in all pages; null on a page asked for with after_id"
+    )
+    limit: int
+    offset: int
+    next_after_id: int | None = Field(
+        description="after_id of the next page (the last site of this one); null: the last page"
+    )
+
+
 class TownshipProgressRead(BaseModel):
     township: TownshipRef
     in_scope: int
     inspected: int
+    missing: int = Field(description="in_scope - inspected: the sites still to visit")
     coverage: float | None = Field(
         description="inspected / in_scope, null when nothing is in scope"
     )
-    missing: list[MissingFacility]
 
 
 class CampaignProgressRead(BaseModel):
+    """The counts per township; the sites still missing are listed, a page at a time, by
+    ``GET /campaigns/{id}/missing`` (``missing_url``)."""
+
     campaign: CampaignRead
     in_scope: int
     inspected: int
+    missing: int
     coverage: float | None
+    missing_url: str = Field(description="the paged list of the sites still missing")
     townships: list[TownshipProgressRead]
 
 

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, status
 
-from app.deps import AdminUser, CurrentUser, PageDep, SessionDep
+from app.deps import AdminUser, CurrentUser, KeysetPageDep, SessionDep
 from app.errors import BODY, SIGNED_IN, error_responses
 from app.models import Township
 from app.schemas import Id, Page
@@ -15,11 +15,13 @@ def _read(township: Township) -> TownshipRead:
 
 
 @router.get("", response_model=Page[TownshipRead], summary="Townships you can see")
-def list_townships(session: SessionDep, user: CurrentUser, page: PageDep) -> Page[TownshipRead]:
-    rows, total = service.list_townships(
-        session=session, user=user, limit=page.limit, offset=page.offset
+def list_townships(
+    session: SessionDep, user: CurrentUser, page: KeysetPageDep
+) -> Page[TownshipRead]:
+    listed = service.list_townships(
+        session=session, user=user, limit=page.limit, offset=page.offset, cursor=page.cursor
     )
-    return Page(items=[_read(t) for t in rows], total=total, limit=page.limit, offset=page.offset)
+    return Page.of(listed, [_read(t) for t in listed.rows], page)
 
 
 @router.get(

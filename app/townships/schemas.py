@@ -26,6 +26,7 @@ class TownshipRead(BaseModel):
     id: int
     code: str
     name: str
+    county_id: int
     created_at: datetime
 
     @computed_field  # type: ignore[prop-decorator]

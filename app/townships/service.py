@@ -1,12 +1,14 @@
 """Townships: the owners of facilities and the receivers of funds."""
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
-from app.errors import Conflict, InvalidInput, NotFound, conflict_on_duplicate
+from app.counties import service as counties
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound, conflict_on_duplicate
 from app.models import Facility, FacilityStatus, Role, Tier, Township, User
+from app.schedule import service as schedule
 from app.townships.schemas import TownshipCreate, TownshipUpdate
 
 
@@ -17,29 +19,36 @@ def visible(session: Session, user: User) -> list[Township]:
     )
 
 
-def require(session: Session, township_id: int, *, field: str = "township_id") -> Township:
-    """The township a request names, or a 422 naming the field."""
+def require(
+    session: Session, township_id: int, *, field: str = "township_id", user: User | None = None
+) -> Township:
+    """The township a request names, or a 422 naming the field. With ``user``, only one
+    the user reaches: one outside their division is refused in the same words as one
+    that does not exist (no existence leak, and nothing written outside their reach)."""
     township = session.get(Township, township_id)
-    if township is None:
+    if township is None or (
+        user is not None and not access.sees_township(session, user, township_id)
+    ):
         raise InvalidInput(("body", field), f"There is no township with id {township_id}")
     return township
 
 
 def list_townships(
-    *, session: Session, user: User, limit: int, offset: int
-) -> tuple[list[Township], int]:
-    count = access.scope(select(func.count()).select_from(Township), user, Township.id)
-    rows = access.scope(select(Township), user, Township.id)
-    total = session.exec(count).one()
-    page = session.exec(rows.order_by(Township.code).limit(limit).offset(offset)).all()
-    return list(page), total
+    *, session: Session, user: User, limit: int, offset: int = 0, cursor: str | None = None
+) -> listing.Listed[Township]:
+    return listing.page(
+        session,
+        access.scope(select(Township), user, Township.id),
+        sort=(listing.asc(Township.code), listing.asc(Township.id)),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+    )
 
 
 def get_township(*, session: Session, user: User, township_id: int) -> Township:
     township = session.get(Township, township_id)
     if township is None:
         raise NotFound(f"Township {township_id} not found")
-    access.ensure_visible(user, township.id, f"Township {township_id}")
+    access.ensure_visible(session, user, township.id, f"Township {township_id}")
     return township
 
 
@@ -60,9 +69,20 @@ def _ensure_code_free(session: Session, code: str, *, other_than: int | None = N
         raise Conflict(f"A township with code {code} already exists (id {existing})")
 
 
+def _ensure_in_reach(actor: User | None, code: str) -> None:
+    """An administrator adds and recodes townships only under their own division."""
+    if actor is not None and not code.startswith(access.reach(actor)):
+        raise Forbidden(
+            f"Township code {code} is outside your division ({access.reach(actor) or 'all'})"
+        )
+
+
 def create_township(*, session: Session, actor: User | None, data: TownshipCreate) -> Township:
+    """Add a township under a known county (the one its code's first six digits name)."""
+    _ensure_in_reach(actor, data.code)
+    county = counties.of_township_code(session, data.code)
     _ensure_code_free(session, data.code)
-    township = Township.model_validate(data)
+    township = Township.model_validate(data, update={"county_id": county.id})
     with conflict_on_duplicate(
         session, f"A township with code {data.code} already exists", key="uq_townships_code"
     ):
@@ -89,6 +109,8 @@ def update_township(
         if value is None:
             raise InvalidInput(("body", field), f"{field} cannot be empty")
     if "code" in changes:
+        _ensure_in_reach(actor, changes["code"])
+        counties.of_township_code(session, changes["code"])
         _ensure_code_free(session, changes["code"], other_than=township.id)
     before = audit.snapshot(township)
     with conflict_on_duplicate(
@@ -98,6 +120,17 @@ def update_township(
     ):
         for field, value in changes.items():
             setattr(township, field, value)
+        county_before = township.county_id
+        if "code" in changes:  # its users reach the township by its code
+            session.execute(
+                update(User)
+                .where(User.township_id == township.id)
+                .values(division_code=changes["code"])
+                .execution_options(synchronize_session="fetch")
+            )
+    session.flush()  # the township's county follows its new code (app.models.township)
+    if township.county_id != county_before:  # another county's patrol intervals now apply
+        schedule.recompute_due_dates(session, county_id=township.county_id)
     audit.record(
         session=session,
         actor=actor,

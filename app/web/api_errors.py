@@ -243,6 +243,10 @@ MESSAGES.register(
         N_("The photo's file is missing: tell the county administrator"),
     ),
     (
+        r"The photo store \S* cannot be reached; try again in a moment \(\w+\)",
+        N_("The photo store cannot be reached just now: the photo will be sent again shortly"),
+    ),
+    (
         r"The request body is too large: a photo may be at most (?P<size>[\d.]+) MiB",
         N_("The upload is too large: a photo may be at most %(size)s MB"),
     ),
@@ -255,6 +259,12 @@ MESSAGES.register(
         N_("The request is too large: at most %(size)sB is accepted here"),
     ),
     (r"The request body is too large", N_("The request is too large")),
+    # app.listing: list pages by cursor
+    (r"Send either cursor or offset, not both", N_("Send either cursor or offset, not both")),
+    (
+        r"The cursor is not valid \(.*\): send the 'next' of the page before, unchanged",
+        N_("The cursor is not valid: send the 'next' of the page before, unchanged"),
+    ),
     # app.errors' handlers
     (
         r"No such endpoint: (?P<method>\S+) (?P<path>.*)",
@@ -299,12 +309,15 @@ FIELD_LABELS = {
     "comment": N_("Review comment"),
     "limit": N_("Rows per page"),
     "offset": N_("Rows to skip"),
+    "cursor": N_("Page cursor"),
     "township_id": N_("Township"),
     "tier": N_("Tier"),
     "kind": N_("Kind"),
     "status": N_("Status"),
     "q": N_("Search"),
     "bbox": N_("Map area (bbox)"),
+    "zoom": N_("Map zoom level"),
+    "state": N_("Patrol state"),
     "overdue": N_("Overdue"),
     "sort": N_("Sort order"),
 }

@@ -78,12 +78,19 @@ def page_user(request: Request, db: DatabaseDep, settings: SettingsDep) -> User:
         reason = "expired" if "expired" in str(exc.detail) else "revoked"
         raise SignInRequired(requested_path(request), reason) from None
     request.state.user = user
-    if user.township_id is not None:
-        from app.models import Township
+    if user.township_id is not None or len(user.division_code) >= 6:
+        from sqlalchemy import select
+
+        from app.models import County, Township
 
         with db.session(write=False) as session:
-            township = session.get(Township, user.township_id)
-        request.state.township_name = township.name if township else None
+            if user.township_id is not None:
+                township = session.get(Township, user.township_id)
+                request.state.township_name = township.name if township else None
+            # the top bar names the user's county (a region's staff see the deployment's name)
+            request.state.county_name = session.execute(
+                select(County.name).where(County.code == user.division_code[:6])
+            ).scalar_one_or_none()
     return user
 
 

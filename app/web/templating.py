@@ -102,7 +102,9 @@ def context_for(request: Request, locale: Locale) -> dict[str, Any]:
         "user": user,
         "locale": locale,
         "lang": "zh-CN" if locale == "zh_CN" else "en",
-        "county_name": settings.county_name,
+        # the user's county; for a city's or province's staff, MEMORIAL_COUNTY_NAME (the name
+        # of the deployment: 沁水县, 晋城市, 山西省)
+        "county_name": getattr(request.state, "county_name", None) or settings.county_name,
         "navigation": navigation_for(user),
         "role_label": ROLE_LABELS.get(user.role, "") if user else "",
         "user_township": getattr(request.state, "township_name", None),

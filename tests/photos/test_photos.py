@@ -10,8 +10,16 @@ from PIL import Image
 
 from app.config import Settings
 from tests.concurrency import run_together
+from tests.conftest import make_settings
 from tests.factories import World, report_body
 from tests.photos.images import encoded, jpeg, png_header_only
+from tests.s3 import S3Server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, photo_store: str) -> Settings:
+    """Every test here runs against the photo directory and the object store alike."""
+    return make_settings(tmp_path, database_url, photo_store=photo_store)
 
 
 @pytest.fixture
@@ -119,17 +127,50 @@ def test_concurrent_retries_of_one_photo_store_it_once(app, world: World, report
     assert len(stored.json()["photos"]) == 1
 
 
-def test_files_are_content_addressed_in_the_photo_directory(
-    client: TestClient, world: World, report: dict, settings: Settings
+def stored_objects(settings: Settings, request: pytest.FixtureRequest) -> dict[str, bytes]:
+    """Every object the test's photo store holds: its key and bytes."""
+    if settings.photo_store:
+        server: S3Server = request.getfixturevalue("s3_server")
+        return server.objects(settings.photo_store)
+    root = Path(settings.photo_path)
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_photos_are_content_addressed_in_the_store(
+    client: TestClient,
+    world: World,
+    report: dict,
+    settings: Settings,
+    request: pytest.FixtureRequest,
 ) -> None:
     upload(client, world, report, jpeg())
-    files = [p for p in Path(settings.photo_path).rglob("*") if p.is_file()]
-    assert len(files) == 2  # the image and its thumbnail
+    objects = stored_objects(settings, request)
+    assert len(objects) == 2  # the image and its thumbnail, and nothing half-written beside
     import hashlib
 
-    for path in files:
-        assert path.stem == hashlib.sha256(path.read_bytes()).hexdigest()
-        assert path.parent.name == path.stem[2:4]
+    for key, data in objects.items():
+        digest = hashlib.sha256(data).hexdigest()
+        assert key == f"{digest[:2]}/{digest[2:4]}/{digest}.jpg"
+
+
+def test_a_photo_whose_object_is_gone_is_404_not_500(
+    client: TestClient,
+    world: World,
+    report: dict,
+    settings: Settings,
+    request: pytest.FixtureRequest,
+) -> None:
+    photo = upload(client, world, report, jpeg()).json()
+    store = client.app.state.photo_store  # type: ignore[attr-defined]
+    if settings.photo_store:
+        for key in stored_objects(settings, request):
+            store.client.delete_object(Bucket=store.bucket, Key=store.prefix + key)
+    else:
+        for path in Path(settings.photo_path).rglob("*.jpg"):
+            path.unlink()
+    response = client.get(photo["url"], headers=world.headers("county"))
+    assert response.status_code == 404
+    assert "missing from the photo store" in response.json()["detail"]
 
 
 # --- limits -------------------------------------------------------------------------------

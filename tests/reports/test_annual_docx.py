@@ -180,4 +180,5 @@ def test_the_word_export_is_documented_with_its_media_type(client: TestClient) -
     paths = client.get("/openapi.json").json()["paths"]
     operation = paths["/api/v1/exports/annual.docx"]["get"]
     assert DOCX in operation["responses"]["200"]["content"]
-    assert {p["name"] for p in operation["parameters"]} == {"year"}
+    assert {p["name"] for p in operation["parameters"]} == {"year", "division"}
+    assert "404" in operation["responses"]  # a division outside the caller's reach

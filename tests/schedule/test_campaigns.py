@@ -169,11 +169,14 @@ def test_progress_counts_counted_visits_inside_the_window(
     ).json()
     rows = {t["township"]["code"]: t for t in progress["townships"]}
     assert (rows["140521100"]["in_scope"], rows["140521100"]["inspected"]) == (4, 1)
-    assert sorted(f["code"] for f in rows["140521100"]["missing"]) == [
-        "A-001",
-        "A-LATE",
-        "A-REJECTED",
-    ]
+    assert rows["140521100"]["missing"] == 3
+    missing = client.get(
+        progress["missing_url"],
+        params={"township_id": world.township_a.id},
+        headers=world.headers("county"),
+    ).json()
+    assert [f["code"] for f in missing["items"]] == ["A-001", "A-LATE", "A-REJECTED"]
+    assert missing["total"] == 3 and missing["next_after_id"] is None
     assert (rows["140521103"]["in_scope"], rows["140521103"]["inspected"]) == (1, 1)
     assert (progress["in_scope"], progress["inspected"]) == (5, 2)
     assert progress["coverage"] == 0.4
@@ -198,8 +201,11 @@ def test_progress_honours_the_campaigns_tiers(
     progress = client.get(f"{API}/{created['id']}/progress", headers=world.headers("county")).json()
     rows = {t["township"]["code"]: t for t in progress["townships"]}
     assert rows["140521100"]["in_scope"] == 0 and rows["140521100"]["coverage"] is None
-    assert [f["code"] for f in rows["140521103"]["missing"]] == ["B-COUNTY"]
+    assert rows["140521103"]["missing"] == 1
+    missing = client.get(progress["missing_url"], headers=world.headers("county")).json()
+    assert [f["code"] for f in missing["items"]] == ["B-COUNTY"]
 
 
 def test_a_missing_campaign_is_404(client: TestClient, world: World) -> None:
     assert client.get(f"{API}/999/progress", headers=world.headers("county")).status_code == 404
+    assert client.get(f"{API}/999/missing", headers=world.headers("county")).status_code == 404

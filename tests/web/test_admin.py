@@ -294,6 +294,150 @@ def test_an_admin_is_not_offered_to_demote_or_deactivate_themselves(
     assert api_user(client, "admin")["is_active"] is True
 
 
+# --- divisions (辖区) ------------------------------------------------------------------------
+
+COUNTY_CLERK = {
+    "full_name": "沁水县局科员",
+    "role": "county",
+    "password": "qinshui-clerk-1",
+    "password_again": "qinshui-clerk-1",
+}
+
+
+def division_cell(page: str, username: str) -> str:
+    row = re.search(rf'<tr>\s*<td><a href="/admin/users/\d+">{username}</a>.*?</tr>', page, re.S)
+    assert row, f"{username} is not listed"
+    cell = re.search(r'<td class="division">([^<]*)</td>', row.group(0))
+    assert cell, "no division column"
+    return html.unescape(cell.group(1)).strip()
+
+
+def test_a_county_user_is_created_with_a_division_and_shown_with_it(
+    page_client: TestClient,
+) -> None:
+    client = admin(page_client)
+    form = client.get("/admin/users/new").text
+    assert 'name="division_code"' in form and "省2位、市4位、县6位；留空为您本人的辖区" in form
+    response = post_form(
+        client,
+        "/admin/users/new",
+        "/admin/users",
+        {**COUNTY_CLERK, "username": "qinshui-clerk", "division_code": "140521"},
+    )
+    assert response.status_code == 303
+    assert api_user(client, "qinshui-clerk")["division_code"] == "140521"
+    listed = client.get("/admin/users").text
+    assert '<th scope="col">辖区</th>' in listed
+    assert division_cell(listed, "qinshui-clerk") == "140521 沁水县"
+    assert division_cell(listed, "longgang").startswith("140521")  # a township's code
+    assert division_cell(listed, "longgang").endswith("沁水县")
+    assert division_cell(listed, "admin") == "全国"
+    page = client.get(f"/admin/users/{user_id(client, 'qinshui-clerk')}").text
+    assert "辖区 140521 沁水县" in page and 'value="140521"' in page
+
+    township_id = api_user(client, "longgang")["township"]["id"]
+    officer = post_form(
+        client,
+        "/admin/users/new",
+        "/admin/users",
+        {**COUNTY_CLERK, "username": "officer2", "role": "township",
+         "township_id": str(township_id), "division_code": "1405"},
+    )  # fmt: skip
+    assert officer.status_code == 303  # a township officer's follows their township
+    assert (
+        api_user(client, "officer2")["division_code"]
+        == api_user(client, "longgang")["division_code"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("division", "message"),
+    [
+        ("1406", "没有以 1406 开头的县级区划代码，请核对辖区代码"),
+        ("140521103", "只有乡镇干部的辖区是单个乡镇（9 位），请填写 2 位、4 位或 6 位代码"),
+        ("14052", "辖区代码为 2 位（省）、4 位（市）或 6 位（县）数字，或留空"),
+    ],
+)
+def test_a_bad_division_is_shown_on_its_field_and_nothing_is_stored(
+    page_client: TestClient, division: str, message: str
+) -> None:
+    client = admin(page_client)
+    total = client.get("/api/v1/users").json()["total"]
+    response = post_form(
+        client,
+        "/admin/users/new",
+        "/admin/users",
+        {**COUNTY_CLERK, "username": "bad-division", "division_code": division},
+    )
+    assert response.status_code == 422
+    assert field_error(response.text, "division_code") == message
+    assert f'value="{division}"' in response.text  # kept for correcting
+    assert "qinshui-clerk-1" not in response.text
+    assert client.get("/api/v1/users").json()["total"] == total
+
+    target = user_id(client, "county")
+    page = f"/admin/users/{target}"
+    before = api_user(client, "county")["division_code"]
+    changed = post_form(
+        client, page, page, {"full_name": "县局", "role": "county", "division_code": division}
+    )
+    assert changed.status_code == 422
+    assert field_error(changed.text, "division_code") == message
+    assert api_user(client, "county")["division_code"] == before
+
+
+def test_changing_a_users_division_on_their_page(page_client: TestClient) -> None:
+    client = admin(page_client)
+    target = user_id(client, "county")
+    page = f"/admin/users/{target}"
+    widened = post_form(
+        client, page, page, {"full_name": "县局", "role": "county", "division_code": "1405"}
+    )
+    assert widened.status_code == 303
+    assert api_user(client, "county")["division_code"] == "1405"
+    kept = post_form(
+        client, page, page, {"full_name": "县局", "role": "county", "division_code": ""}
+    )
+    assert kept.status_code == 303  # empty: unchanged
+    assert api_user(client, "county")["division_code"] == "1405"
+    assert "辖区 1405" in client.get(page).text
+
+
+def test_an_admin_of_a_county_does_not_see_the_citys_users(page_client: TestClient) -> None:
+    client = admin(page_client)
+    for username, role, division in (
+        ("jincheng", "county", "1405"),
+        ("qs-admin", "admin", "140521"),
+    ):
+        created = post_form(
+            client,
+            "/admin/users/new",
+            "/admin/users",
+            {**COUNTY_CLERK, "username": username, "role": role, "division_code": division},
+        )
+        assert created.status_code == 303, created.text
+    city_user = user_id(client, "jincheng")
+    with TestClient(client.app, base_url="http://127.0.0.1") as county_admin:
+        sign_in(county_admin, "qs-admin", COUNTY_CLERK["password"])
+        listed = county_admin.get("/admin/users").text
+        assert ">qs-admin</a>" in listed and ">longgang</a>" in listed
+        assert ">jincheng</a>" not in listed and ">admin</a>" not in listed
+        assert county_admin.get(f"/admin/users/{city_user}").status_code == 404
+        refused = post_form(
+            county_admin,
+            "/admin/users/new",
+            "/admin/users",
+            {**COUNTY_CLERK, "username": "too-wide", "division_code": "1405"},
+        )
+        assert refused.status_code == 422
+        assert field_error(refused.text, "division_code") == ("辖区 1405 超出了您的辖区（140521）")
+        made = post_form(
+            county_admin, "/admin/users/new", "/admin/users", {**COUNTY_CLERK, "username": "mine"}
+        )
+        assert made.status_code == 303  # empty: the admin's own division
+    assert api_user(client, "mine")["division_code"] == "140521"
+
+
 # --- the patrol policy --------------------------------------------------------------------
 
 

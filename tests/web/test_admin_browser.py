@@ -56,10 +56,14 @@ def test_an_admin_creates_a_user(browser_page) -> None:
 
     page.get_by_role("link", name="新建用户").click()
     township = page.locator("select[name=township_id]")
+    division = page.get_by_label("辖区代码")
     page.select_option("select[name=role]", "county")
     assert not township.is_visible()  # asked for only when the role needs it
+    assert division.is_visible() and division.is_enabled()  # staff only
+    screenshot(page, "admin-user-new-county")
     page.select_option("select[name=role]", "township")
     assert township.is_visible()
+    assert not division.is_visible() and not division.is_enabled()
     page.fill("input[name=username]", "zhaoliu")
     page.fill("input[name=full_name]", "赵六")
     township.select_option(label="端氏镇")
@@ -79,6 +83,7 @@ def test_an_admin_creates_a_user(browser_page) -> None:
     assert "已创建用户 zhaoliu" in page.locator("p.success").inner_text()
     row = page.locator("tr", has=page.get_by_role("link", name="zhaoliu"))
     assert "端氏镇" in row.inner_text() and "乡镇干部" in row.inner_text()
+    assert "沁水县" in row.locator("td.division").inner_text()  # the township's county
 
     page.get_by_role("link", name="zhaoliu").click()
     assert page.locator("h1").inner_text().startswith("赵六")

@@ -74,14 +74,24 @@ def visit(db: Database, settings, facility_code: str, day, review=ReviewStatus.a
 
 
 def service_progress(db: Database, username: str, campaign_id: int) -> dict[str, tuple]:
-    """What ``campaigns.progress`` (the API's count) says, per township."""
+    """What ``campaigns.progress`` (the API's count) says, per township, with the codes of
+    its missing sites (``campaigns.missing_sites``, one page of them all)."""
     with db.session(write=False) as session:
         user = session.exec(select(User).where(User.username == username)).one()
-        _, rows = campaigns.progress(session=session, user=user, campaign_id=campaign_id)
-        return {
-            r.township.name: (r.in_scope, r.inspected, len(r.missing), [f.code for f in r.missing])
-            for r in rows
-        }
+        campaign, rows = campaigns.progress(session=session, user=user, campaign_id=campaign_id)
+        result = {}
+        for r in rows:
+            missing = campaigns.missing_sites(
+                session=session,
+                user=user,
+                campaign=campaign,
+                township_id=r.township.id,
+                limit=100_000,
+            )
+            codes = [f.code for f in missing.rows]
+            assert len(codes) == r.missing
+            result[r.township.name] = (r.in_scope, r.inspected, r.missing, codes)
+        return result
 
 
 def test_the_year_opens_with_its_two_windows_to_set_up(page_client) -> None:

@@ -155,8 +155,10 @@ def test_the_outline_is_the_countys_feature(page_client: TestClient, seeded: Dat
     assert answer.headers["content-type"] == "application/geo+json"
     assert "content-security-policy" in answer.headers
     assert answer.headers["x-content-type-options"] == "nosniff"
-    feature = answer.json()
-    assert feature["type"] == "Feature"
+    collection = answer.json()  # the user's counties: Qinshui alone here
+    assert collection["type"] == "FeatureCollection"
+    [feature] = collection["features"]
+    assert (feature["id"], feature["properties"]["name"]) == ("140521", "沁水县")
     assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
     ring = feature["geometry"]["coordinates"]
     while isinstance(ring[0][0], list):

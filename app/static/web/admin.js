@@ -9,6 +9,10 @@ for (const select of document.querySelectorAll("[data-role-select]")) {
     const needed = select.value === "township";
     for (const part of parts) part.hidden = !needed;
     if (township) township.disabled = !needed;
+    // the division code: staff only (a township officer's follows their township)
+    for (const part of form.querySelectorAll("[data-staff-field]")) part.hidden = needed;
+    const division = form.querySelector("input[name=division_code]");
+    if (division) division.disabled = needed;
   };
   select.addEventListener("change", follow);
   follow();

@@ -4,6 +4,12 @@
 // this module, as the global L. All sites go on ONE canvas (L.canvas + L.circleMarker), so
 // tens of thousands stay responsive; popups are built from DOM nodes and textContent, never
 // from HTML with data in it. Every word shown comes from the page (data-labels).
+//
+// The map asks for its view only (the box it shows, with a margin): first the clusters, the
+// view's sites counted on a grid by the server (/api/v1/map/clusters); above
+// data-cluster-threshold sites it draws those counts (a circle sized by the count, coloured
+// by its most urgent site; a click zooms in), otherwise it asks the feed for every site in
+// the box and draws each. Panning and zooming ask again when the view leaves what was loaded.
 
 const L = window.L;
 const root = document.getElementById("site-map");
@@ -200,9 +206,7 @@ function draw(features, wanted) {
       .setContent(popupFor(marker))
       .openOn(map);
   });
-  if (siteLayer) map.removeLayer(siteLayer);
-  map.closePopup();
-  siteLayer = group.addTo(map);
+  replaceLayer(group);
   const total = group.getLayers().length;
   report(total, counts);
   root.dataset.markerCount = String(total);
@@ -224,6 +228,111 @@ function report(total, counts) {
   messageLine.textContent = total ? "" : labels.nothing;
 }
 
+// --- clusters: the view's sites counted on the server's grid --------------------------------
+
+/** A cluster's circle: wider for more sites (26 px for 2, 50 px for 1,000). */
+function clusterSize(count) {
+  return Math.round(26 + 8 * Math.log10(count));
+}
+
+function clusterIcon(properties) {
+  const label = document.createElement("span");
+  label.textContent = properties.count.toLocaleString("en-US");
+  const size = clusterSize(properties.count);
+  return L.divIcon({
+    html: label,
+    className: `site-cluster ${properties.state}`,
+    iconSize: [size, size],
+  });
+}
+
+/** "12 here: overdue 3 sites, on schedule 9 sites. Click to zoom in." (the states it has,
+ * most urgent first) */
+function clusterText(properties) {
+  const parts = [];
+  for (const state of [...STATES].reverse()) {
+    const n = properties.states[state];
+    if (n) parts.push(`${labels.state[state]} ${sites(n)}`);
+  }
+  return fill(labels.cluster, {
+    count: sites(properties.count),
+    states: parts.join(chinese ? "，" : ", "),
+  });
+}
+
+/** The popup of a cell of one site: what the clusters say of it, and its page. */
+function lonePopup(properties) {
+  const box = document.createElement("div");
+  box.className = "site-popup";
+  const name = document.createElement("strong");
+  name.textContent = properties.name;
+  const code = document.createElement("p");
+  code.textContent = properties.code;
+  const badge = document.createElement("span");
+  badge.className = `badge ${{ due_soon: "due-soon" }[properties.state] || properties.state}`;
+  badge.textContent = labels.state[properties.state];
+  const state = document.createElement("p");
+  state.append(badge);
+  const link = document.createElement("a");
+  link.href = `/facilities/${encodeURIComponent(properties.facility_id)}`;
+  link.textContent = labels.open;
+  const last = document.createElement("p");
+  last.append(link);
+  box.append(name, code, state, last);
+  return box;
+}
+
+function drawClusters(collection) {
+  const group = L.featureGroup();
+  const grid = collection.grid;
+  let clusterCount = 0;
+  for (const feature of collection.features) {
+    const p = feature.properties;
+    const [lon, lat] = feature.geometry.coordinates;
+    if (p.count === 1) {
+      // a cell of one site: the site itself, as the feed would draw it (smaller)
+      const style = STYLE[p.state];
+      const marker = L.circleMarker([lat, lon], {
+        renderer,
+        radius: style.radius - 1,
+        fillColor: style.fillColor,
+        fillOpacity: 0.95,
+        color: "#ffffff",
+        weight: 1.5,
+      });
+      marker.bindPopup(() => lonePopup(p), { maxWidth: 320, autoPanPadding: [20, 20] });
+      group.addLayer(marker);
+      continue;
+    }
+    const text = clusterText(p);
+    const marker = L.marker([lat, lon], { icon: clusterIcon(p), title: text, keyboard: true });
+    marker.bindTooltip(text, { direction: "top", offset: [0, -clusterSize(p.count) / 2] });
+    marker.on("click", () => {
+      // into the cell: its bounds fill the view (about three zoom levels in)
+      const [column, row] = p.cell;
+      const size = grid.cell_degrees;
+      const west = grid.origin[0] + column * size;
+      const south = grid.origin[1] + row * size;
+      const cell = L.latLngBounds([south, west], [south + size, west + size]);
+      map.fitBounds(cell, { maxZoom: Math.min(map.getZoom() + 4, map.getMaxZoom()) });
+    });
+    group.addLayer(marker);
+    clusterCount += 1;
+  }
+  replaceLayer(group);
+  report(collection.total, collection.states);
+  messageLine.textContent = collection.total ? labels.clustered : labels.nothing;
+  root.dataset.markerCount = String(collection.total);
+  root.dataset.clusterCount = String(clusterCount);
+  return group;
+}
+
+function replaceLayer(group) {
+  if (siteLayer) map.removeLayer(siteLayer);
+  map.closePopup();
+  siteLayer = group.addTo(map);
+}
+
 // --- filters: the feed's own query parameters, then the state client-side ---------------------
 
 function feedQuery(filters) {
@@ -239,28 +348,109 @@ function feedQuery(filters) {
   return query;
 }
 
+/** The clusters take the state itself (they count exactly what the map would draw). */
+function clusterQuery(filters) {
+  const query = new URLSearchParams();
+  for (const name of ["township_id", "tier", "state"]) {
+    if (filters.get(name)) query.set(name, filters.get(name));
+  }
+  return query;
+}
+
+/** The view's box with a margin of a fifth on each side, within the world. */
+function viewBox() {
+  const bounds = map.getBounds().pad(0.2);
+  const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
+  const round = (value) => Math.round(value * 1e6) / 1e6;
+  return [
+    round(clamp(bounds.getWest(), 180)),
+    round(clamp(bounds.getSouth(), 90)),
+    round(clamp(bounds.getEast(), 180)),
+    round(clamp(bounds.getNorth(), 90)),
+  ];
+}
+
+function boundsOf(box) {
+  return L.latLngBounds([box[1], box[0]], [box[3], box[2]]);
+}
+
+async function getJSON(url, signal) {
+  const response = await fetch(url, {
+    credentials: "same-origin",
+    headers: { Accept: "application/geo+json" },
+    signal,
+  });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  return response.json();
+}
+
+const threshold = Number(data.clusterThreshold);
+/** what is drawn: the mode, the filters and box it was loaded for, and the zoom */
+let loaded = null;
 let pending = null;
+/** set while the page itself moves the map (a fit), so moveend does not load twice */
+let fitting = false;
+
+/** Whether what is drawn still serves the view: the same filters, a box holding the view,
+ * and for clusters the same zoom (sites are exact at any zoom). */
+function stillServes(key) {
+  if (!loaded || loaded.key !== key) return false;
+  if (!boundsOf(loaded.box).contains(map.getBounds())) return false;
+  return loaded.mode === "sites" || loaded.zoom === Math.floor(map.getZoom());
+}
 
 async function load(fit) {
   const filters = new FormData(form);
+  const key = new URLSearchParams(filters).toString();
+  if (!fit && stillServes(key)) return;
   if (pending) pending.abort();
   const controller = new AbortController();
   pending = controller;
   root.dataset.status = "loading";
   root.setAttribute("aria-busy", "true");
   messageLine.textContent = labels.loading;
-  let collection;
+  const clusterBase = clusterQuery(filters);
+  let mode;
+  let answer;
+  let box;
+  let zoom;
   try {
-    const query = feedQuery(filters).toString();
-    const response = await fetch(data.feed + (query ? `?${query}` : ""), {
-      credentials: "same-origin",
-      headers: { Accept: "application/geo+json" },
-      signal: controller.signal,
-    });
-    if (!response.ok) throw new Error(`feed answered ${response.status}`);
-    collection = await response.json();
+    if (fit) {
+      let bounds = countyBounds;
+      let options = { padding: [12, 12], animate: false };
+      if (filters.get("township_id")) {
+        // the township's sites: the clusters without a box say where they lie
+        const query = new URLSearchParams(clusterBase);
+        query.set("zoom", "0");
+        const whole = await getJSON(`${data.clusters}?${query}`, controller.signal);
+        if (whole.total) {
+          bounds = boundsOf(whole.bbox);
+          options = { padding: [30, 30], maxZoom: 13, animate: false };
+        }
+      }
+      fitting = true;
+      map.fitBounds(bounds, options);
+      fitting = false;
+    }
+    box = viewBox();
+    zoom = Math.floor(map.getZoom());
+    const query = new URLSearchParams(clusterBase);
+    query.set("bbox", box.join(","));
+    query.set("zoom", String(zoom));
+    const counted = await getJSON(`${data.clusters}?${query}`, controller.signal);
+    if (counted.total > threshold) {
+      mode = "clusters";
+      answer = counted;
+    } else {
+      mode = "sites";
+      const sitesQuery = feedQuery(filters);
+      sitesQuery.set("bbox", box.join(","));
+      answer = await getJSON(`${data.feed}?${sitesQuery}`, controller.signal);
+    }
   } catch (error) {
-    if (error.name === "AbortError") return; // a newer filter took over
+    if (error.name === "AbortError") return; // a newer view or filter took over
+    if (pending !== controller) return;
+    pending = null;
     root.dataset.status = "failed";
     root.removeAttribute("aria-busy");
     messageLine.textContent = labels.failed;
@@ -268,15 +458,13 @@ async function load(fit) {
   }
   if (pending !== controller) return;
   pending = null;
-  const group = draw(collection.features, filters.get("state") || "");
-  if (fit) {
-    const bounds = group.getLayers().length ? group.getBounds() : null;
-    if (filters.get("township_id") && bounds) {
-      map.fitBounds(bounds, { padding: [30, 30], maxZoom: 13 });
-    } else {
-      map.fitBounds(countyBounds, { padding: [12, 12] });
-    }
+  if (mode === "clusters") {
+    drawClusters(answer);
+  } else {
+    draw(answer.features, filters.get("state") || "");
   }
+  loaded = { mode, key, box, zoom };
+  root.dataset.mode = mode;
   root.removeAttribute("aria-busy");
   root.dataset.status = "ready";
 }
@@ -299,6 +487,13 @@ form.addEventListener("change", changed);
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   changed();
+});
+
+let moved = null;
+map.on("moveend", () => {
+  if (fitting) return;
+  clearTimeout(moved);
+  moved = setTimeout(() => load(false), 150); // once the user stops panning
 });
 
 load(Boolean(new FormData(form).get("township_id")));

@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlmodel import Session
 
 from app.auth import service as auth_service
 from app.auth.schemas import UserCreate, UserUpdate
@@ -25,7 +27,7 @@ from app.errors import AppError
 from app.exports.tables import csv_response
 from app.facilities import importer
 from app.limits import BodyLimitMiddleware, size_text
-from app.models import Role, Tier, User
+from app.models import County, Role, Tier, User
 from app.models.enums import KIND_LABELS_ZH, STATUS_LABELS_ZH, TIER_LABELS_ZH
 from app.schedule import service as schedule
 from app.schedule.schemas import PoliciesUpdate
@@ -82,6 +84,30 @@ web_errors.register(
         N_("This is the system's reserved account: it cannot be changed"),
     ),
     (r"full_name cannot be empty", N_("Enter the person's name")),
+    # the division code (app.auth.service._division)
+    (
+        r"A township user's division_code is their township's code \((?P<code>\d+)\)",
+        N_("A township officer's division is their township's code (%(code)s): leave it empty"),
+    ),
+    (
+        r"Only township users reach a single township \(9 digits\)",
+        N_(
+            "Only a township officer's division is a single township (9 digits): enter 2, 4"
+            " or 6 digits"
+        ),
+    ),
+    (
+        r"Division \(the whole country\) is outside yours \((?P<yours>\d*)\)",
+        N_("The whole country is outside your division (%(yours)s)"),
+    ),
+    (
+        r"Division (?P<code>\d+) is outside yours \((?P<yours>\d+|the whole country)\)",
+        N_("Division %(code)s is outside your division (%(yours)s)"),
+    ),
+    (
+        r"There is no county under division code (?P<code>\d+)",
+        N_("No county has a division code starting with %(code)s: check the code"),
+    ),
     # the password rules (app.auth.passwords)
     (
         r"The password is too short: it needs at least (?P<n>\d+) characters",
@@ -100,6 +126,11 @@ web_errors.register(
     (
         r"no township with code or name '(?P<key>.*)'",
         N_("No township has the code or name '%(key)s'"),
+    ),
+    (
+        r"more than one township is named '(?P<key>.*)' \((?P<codes>[\d, ]+), in different"
+        r" counties\); write the township's 9-digit code",
+        N_("More than one township is named '%(key)s' (%(codes)s): write its 9-digit code"),
     ),
     (r"repeats row (?P<row>\d+)", N_("The same code as row %(row)s")),
     (
@@ -148,6 +179,7 @@ _NOT_ONE_OF = re.compile(r"'(?P<value>.*)' is not one of .*", re.DOTALL)
 _PATTERN_HINTS = {
     "username": N_("Letters, digits and _ . @ - only, starting with a letter or digit"),
     "phone": N_("Digits, with + - or spaces if needed: 5 to 20 characters"),
+    "division_code": N_("2 digits (a province), 4 (a city) or 6 (a county), or empty"),
 }
 
 
@@ -200,6 +232,24 @@ def _optional_id(value: str) -> int | str | None:
     return value if number is None else number
 
 
+def _division(role: str, typed: str) -> str | None:
+    """The division code typed in the form: empty is None (the service's default: the
+    admin's own division, or the one the user had); a township officer's follows from
+    their township, so whatever was typed for one is not sent."""
+    typed = typed.strip()
+    return None if role == Role.township.value or not typed else typed
+
+
+def county_names(session: Session, codes: list[str]) -> dict[str, str]:
+    """The names of the counties these division codes lie in (a county's 6 digits, or a
+    township's 9), by county code: one query for a page of users."""
+    wanted = {code[:6] for code in codes if len(code) >= 6}
+    if not wanted:
+        return {}
+    rows = session.execute(select(County.code, County.name).where(County.code.in_(wanted)))
+    return {code: name for code, name in rows}
+
+
 @router.get("/admin")
 def admin_home(_admin: AdminPageUser) -> Response:
     return RedirectResponse("/admin/users", status_code=303)
@@ -222,7 +272,12 @@ def users_page(
     role = Role(role_filter) if role_filter in {r.value for r in Role} else None
     township_id = whole_number(township_filter)
     rows, total = auth_service.list_users(
-        session=session, role=role, township_id=township_id, limit=USERS_PER_PAGE, offset=offset
+        session=session,
+        role=role,
+        township_id=township_id,
+        limit=USERS_PER_PAGE,
+        offset=offset,
+        actor=admin,
     )
     return render(
         request,
@@ -230,6 +285,7 @@ def users_page(
         {
             "section_tab": "users",
             "users": rows,
+            "county_names": county_names(session, [u.division_code for u in rows]),
             "total": total,
             "limit": USERS_PER_PAGE,
             "offset": offset,
@@ -284,6 +340,7 @@ def create_user(
     phone: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=20)] = "",
     township_id: Annotated[str, Form(max_length=20)] = "",
+    division_code: Annotated[str, Form(max_length=20)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     password_again: Annotated[str, Form(max_length=200)] = "",
     _csrf: None = Csrf,
@@ -295,6 +352,7 @@ def create_user(
         "phone": phone,
         "role": role,
         "township_id": township_id,
+        "division_code": division_code,
     }  # never the passwords
     errors: dict[str, str] = {}
     try:
@@ -305,6 +363,7 @@ def create_user(
                 "phone": phone.strip() or None,
                 "role": role or None,
                 "township_id": _optional_id(township_id),
+                "division_code": _division(role, division_code),
                 "password": password,
             }
         )
@@ -337,12 +396,14 @@ def _user_page(
     done: str = "",
     status_code: int = 200,
 ) -> Response:
-    user = auth_service.get_user(session=session, user_id=user_id)
+    user = auth_service.get_managed_user(session=session, actor=admin, user_id=user_id)
     current = {
         "full_name": user.full_name,
         "phone": user.phone or "",
         "role": user.role.value,
         "township_id": str(user.township_id or ""),
+        # a township officer's code follows their township: not offered for editing
+        "division_code": "" if user.role is Role.township else user.division_code,
     }
     return render(
         request,
@@ -350,6 +411,7 @@ def _user_page(
         {
             "section_tab": "users",
             "person": user,
+            "county_names": county_names(session, [user.division_code]),
             "values": values if values is not None else current,
             "errors": errors or {},
             "form": form,
@@ -424,17 +486,26 @@ def update_user(
     phone: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=20)] = "",
     township_id: Annotated[str, Form(max_length=20)] = "",
+    division_code: Annotated[str, Form(max_length=20)] = "",
     _csrf: None = Csrf,
 ) -> Response:
-    """Name, phone, role and township (a change of role or township signs the user out)."""
+    """Name, phone, role, township and division (a change of role, township or division
+    signs the user out; an empty division keeps the one the user has)."""
     changes: dict[str, Any] = {
         "full_name": full_name,
         "phone": phone.strip() or None,
         "township_id": _optional_id(township_id),
+        "division_code": _division(role, division_code),
     }
     if role:  # absent for one's own account, whose role is not offered
         changes["role"] = role
-    shown = {"full_name": full_name, "phone": phone, "role": role, "township_id": township_id}
+    shown = {
+        "full_name": full_name,
+        "phone": phone,
+        "role": role,
+        "township_id": township_id,
+        "division_code": division_code,
+    }
     return _update(
         request, session, admin, user_id, changes, form="account", shown=shown, done="account"
     )

@@ -23,6 +23,8 @@ from app.errors import Forbidden
 from app.models import (
     Campaign,
     CampaignKind,
+    County,
+    Township,
     User,
 )
 from app.schedule import campaigns
@@ -52,6 +54,21 @@ web_errors.register(
         r"Only county staff may set up campaigns",
         N_("Only county staff may set up campaigns"),
     ),
+    # the API's (Accept-Language: zh): campaigns of one county, the missing sites' pages
+    (r"No township with id (?P<id>\d+)", N_("There is no township with id %(id)s")),
+    (
+        r"Township (?P<id>\d+) is not in county (?P<code>\d+) \((?P<name>.*)\)",
+        N_("Township %(id)s is not in county %(code)s (%(name)s)"),
+    ),
+    (r"Give after_id or offset, not both", N_("Give after_id or offset, not both")),
+    (
+        r"Division (?P<code>\d+) has no township for a campaign to cover",
+        N_("Division %(code)s has no township for a campaign to cover"),
+    ),
+    (
+        r"after_id (?P<id>\d+) names no site of yours",
+        N_("after_id %(id)s names no site you can see"),
+    ),
 )
 
 
@@ -67,6 +84,10 @@ class Window:
     rows: list[campaigns.TownshipCounts] = field(default_factory=list)
     #: the window to look at now: its township table shows open, the others folded
     is_focus: bool = False
+    #: the county whose own campaign this is (None: every county's, or not set up)
+    county: County | None = None
+    #: the townships the campaign names that the viewer sees (``campaigns.shown_townships``)
+    townships: list[Township] = field(default_factory=list)
 
     @property
     def in_scope(self) -> int:
@@ -102,6 +123,8 @@ def windows_of(session: Session, user: User, year: int, today: date) -> list[Win
             window.rows = campaigns.progress_counts(
                 session=session, user=user, campaign=window.campaign
             )
+            window.county = campaigns.county_of(session, window.campaign)
+            window.townships = campaigns.shown_townships(session, user, window.campaign)
         window.phase = phase_of(window.starts_on, window.ends_on, today)
     focus = (
         next((w for w in windows if w.phase == "running"), None)
@@ -174,7 +197,7 @@ def campaign_missing(
 ) -> Response:
     campaign = campaigns.get_campaign(session=session, user=user, campaign_id=campaign_id)
     today = local_today(settings.tz)
-    rows, total = campaigns.missing_sites(
+    missing = campaigns.missing_sites(
         session=session,
         user=user,
         campaign=campaign,
@@ -190,6 +213,8 @@ def campaign_missing(
         campaign,
         phase_of(campaign.starts_on, campaign.ends_on, today),
         progress,
+        county=campaigns.county_of(session, campaign),
+        townships=campaigns.shown_townships(session, user, campaign),
     )
     query = {"township_id": township_id} if township_id else {}
     return render(
@@ -197,8 +222,8 @@ def campaign_missing(
         "campaigns/missing.html",
         {
             "w": window,
-            "rows": rows,
-            "total": total,
+            "rows": missing.rows,
+            "total": missing.total,
             "offset": offset,
             "limit": PAGE_SIZE,
             "query": query,

@@ -123,7 +123,7 @@ def fund_year(*, session: Session, user: User, today: date) -> int:
     year = today.year
     if any(a.allocated_fen for _t, a in funds.summary(session=session, user=user, year=year)):
         return year
-    return funds.default_year(session, fallback=year)
+    return funds.default_year(session, fallback=year, user=user)
 
 
 def fund_chart(request: Request, rows: list[tuple[Township, FundAccount]], year: int) -> Any:

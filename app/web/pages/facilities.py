@@ -600,7 +600,7 @@ def save_edit(
     except ValidationError as exc:
         errors = field_errors(exc, _)
         return _edit_form(request, session, user, facility, values, errors=errors, status_code=422)
-    errors, status_code = _problems(session, settings, facility, data, _)
+    errors, status_code = _problems(session, settings, user, facility, data, _)
     if errors:
         return _edit_form(
             request, session, user, facility, values, errors=errors, status_code=status_code
@@ -621,7 +621,12 @@ def save_edit(
 
 
 def _problems(
-    session: Session, settings: Settings, facility: Facility, data: FacilityUpdate, _: Gettext
+    session: Session,
+    settings: Settings,
+    user: User,
+    facility: Facility,
+    data: FacilityUpdate,
+    _: Gettext,
 ) -> tuple[dict[str, str], int]:
     """The service's own checks of the change, by field (all of them, not just the first)."""
     found = service.problems(
@@ -629,6 +634,7 @@ def _problems(
         settings=settings,
         values=data.model_dump(exclude_unset=True),
         facility=facility,
+        user=user,
     )
     errors: dict[str, str] = {}
     for problem in found:

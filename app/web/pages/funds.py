@@ -19,13 +19,19 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app import access
+from app import access, regions
 from app.clock import local_today
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
 from app.funds import service as funds
-from app.funds.schemas import AccountRead, AllocationCreate, AllocationReverse, Totals
+from app.funds.schemas import (
+    AccountRead,
+    AllocationCreate,
+    AllocationReverse,
+    CountyTotals,
+    Totals,
+)
 from app.models import FundSource, User
 from app.schemas import Id, Offset
 from app.townships import service as townships
@@ -157,9 +163,10 @@ def validation_messages(exc: ValidationError, _: Gettext) -> dict[str, str]:
     return found
 
 
-def default_year(session: Session, settings: Settings) -> int:
-    """The latest year with allocations (DESIGN.md rule 10), else this year."""
-    return funds.default_year(session, fallback=local_today(settings.tz).year)
+def default_year(session: Session, settings: Settings, user: User) -> int:
+    """The latest year with allocations in the user's division (DESIGN.md rule 10), else
+    this year."""
+    return funds.default_year(session, fallback=local_today(settings.tz).year, user=user)
 
 
 def rate_text(rate: float | None) -> str:
@@ -202,13 +209,26 @@ def _funds_page(
     status_code: int = 200,
 ) -> Response:
     _ = gettext(request)
-    year = year or default_year(session, settings)
+    year = year or default_year(session, settings, user)
     if township_id is not None:
-        access.ensure_visible(user, township_id, f"Township {township_id}")
+        access.ensure_visible(session, user, township_id, f"Township {township_id}")
+    area = regions.area(session, user, None)
     accounts = [
-        AccountRead.of(t, a) for t, a in funds.summary(session=session, user=user, year=year)
+        AccountRead.of(t, a)
+        for t, a in funds.summary(
+            session=session, user=user, year=year, townships_seen=area.townships
+        )
     ]
     totals = Totals.of(accounts)
+    # a region's staff: each county's townships, then the county's subtotal
+    by_county = (
+        [
+            (county, [a for a in accounts if a.county_id == county.county.id])
+            for county in CountyTotals.per_county(area.counties, accounts)
+        ]
+        if len(area.counties) > 1
+        else []
+    )
     series = [
         (_("Allocated"), *charts.ALLOCATED),
         (_("Committed"), *charts.COMMITTED),
@@ -248,6 +268,7 @@ def _funds_page(
             "township_id": township_id,
             "townships": townships.visible(session, user),
             "accounts": accounts,
+            "by_county": by_county,
             "totals": totals,
             "rate_text": rate_text,
             "chart": chart,
@@ -463,7 +484,7 @@ def ledger_page(
     offset: Offset = 0,
 ) -> Response:
     """The ledger of a year, newest entry first."""
-    year = year or default_year(session, settings)
+    year = year or default_year(session, settings, user)
     visible = townships.visible(session, user)
     rows, total = funds.ledger(
         session=session,

@@ -85,11 +85,11 @@ web_errors.register(
     ),
     (r"completed_on is in the future", N_("The completion date cannot be in the future")),
     (
-        r"Order (?P<order>\d+) draws on (?P<name>.+)'s funds, opened before its facility moved"
-        r" to your township; county staff complete or cancel it",
+        r"Order (?P<order>\d+)'s money is held by a township outside your division;"
+        r" staff whose division holds it approve, complete, cancel or correct it",
         N_(
-            "Order %(order)s draws on %(name)s's funds (it was opened before its facility moved"
-            " to your township); county staff complete or cancel it"
+            "Order %(order)s's money is held by a township outside your division;"
+            " staff whose division holds it approve, complete, cancel or correct it"
         ),
     ),
     (
@@ -100,22 +100,19 @@ web_errors.register(
 )
 
 
-def may_move_money(user: User, order: MaintenanceOrder) -> bool:
-    """Completing or cancelling moves the funds of the township that opened the order:
-    county work once its facility has moved to another township."""
-    return access.is_staff(user) or order.township_id == order.facility.township_id
-
-
-def actions_for(user: User, order: MaintenanceOrder) -> set[str]:
-    """What ``user`` may do with ``order`` now (the services refuse the rest anyway)."""
+def actions_for(session: Session, user: User, order: MaintenanceOrder) -> set[str]:
+    """What ``user`` may do with ``order`` now (the services refuse the rest anyway).
+    Approving, completing and cancelling move the money of the township that opened the
+    order (``maintenance.may_move_money``), which its facility may since have left."""
     allowed: set[str] = set()
-    if order.status is OrderStatus.planned and access.is_staff(user):
+    money = maintenance.may_move_money(session, user, order)
+    if order.status is OrderStatus.planned and access.is_staff(user) and money:
         allowed.add("approve")
     if order.status is OrderStatus.approved:
         allowed.add("start")
-    if order.status is OrderStatus.in_progress and may_move_money(user, order):
+    if order.status is OrderStatus.in_progress and money:
         allowed.add("complete")
-    if order.status in maintenance.OPEN and may_move_money(user, order):
+    if order.status in maintenance.OPEN and money:
         allowed.add("cancel")
     return allowed
 
@@ -160,7 +157,7 @@ def orders_page(
         request,
         "maintenance/index.html",
         {
-            "orders": [(o, actions_for(user, o)) for o in rows],
+            "orders": [(o, actions_for(session, user, o)) for o in rows],
             "total": total,
             "offset": offset,
             "limit": ORDERS_PAGE,
@@ -206,7 +203,7 @@ def _order_page(
     today = local_today(settings.tz)
     staff = access.is_staff(user)
     account = None
-    if access.township_limit(user) in (None, order.township_id):
+    if access.sees_township(session, user, order.township_id):
         account = funds.account(session, order.township_id, order.year)
     history = []
     if staff:  # the audit log is county reading (GET /api/v1/audit is for staff)
@@ -232,7 +229,7 @@ def _order_page(
         "maintenance/order.html",
         {
             "order": order,
-            "actions": actions_for(user, order),
+            "actions": actions_for(session, user, order),
             "badges": ORDER_BADGES,
             "overdue": bool(
                 order.status in maintenance.OPEN and order.due_on and order.due_on < today

@@ -3,7 +3,10 @@
 The page is a frame: the browser draws the sites from the GeoJSON feed
 (``/api/v1/map/facilities.geojson``, which the session cookie authenticates) with the
 vendored Leaflet (``/static/vendor/leaflet/``) on one canvas, and the county's outline from
-``/map/outline.geojson``. Filters are a plain GET form, so a filtered map has its own URL
+``/map/outline.geojson``. It asks for the view's box only: first the clusters
+(``/api/v1/map/clusters``, the view's sites counted on a grid), and when the view holds
+more than ``CLUSTER_THRESHOLD`` sites it draws those counts, otherwise every site of the
+feed in the box. Filters are a plain GET form, so a filtered map has its own URL
 and works as a link; ``map.js`` re-fetches the feed with the same filters as they change.
 """
 
@@ -15,8 +18,10 @@ from fastapi.responses import Response
 
 from app import access
 from app.clock import local_today
+from app.counties import service as counties
 from app.deps import SessionDep, SettingsDep
-from app.geo.outline import county_bbox, county_outline
+from app.geo import clusters
+from app.geo.outline import county_bbox
 from app.geo.responses import GEOJSON
 from app.models import FacilityKind, FacilityStatus, Role, Tier
 from app.townships import service as townships
@@ -34,8 +39,11 @@ STATES = {
     "ok": N_("On schedule"),
     "archived": N_("Archived or no longer patrolled"),
 }
-#: days ahead within which a site counts as due soon (amber)
-DUE_SOON_DAYS = 7
+#: days ahead within which a site counts as due soon (amber), as the clusters count it
+DUE_SOON_DAYS = clusters.DUE_SOON_DAYS
+#: above this many sites in view the map draws clusters instead of one marker per site
+#: (``?clusters_above=N`` overrides it for one page, for tests and a curious admin)
+CLUSTER_THRESHOLD = 2000
 
 Text = Annotated[str, Query(max_length=20)]
 
@@ -70,6 +78,8 @@ def _labels(request: Request) -> dict[str, Any]:
         "loading": _("Loading the sites…"),
         "failed": _("The sites could not be loaded. Reload the page to try again."),
         "nothing": _("No site matches these filters."),
+        "cluster": _("%(count)s here: %(states)s. Click to zoom in."),
+        "clustered": _("Too many sites to show one by one: zoom in to see each site."),
     }
 
 
@@ -82,12 +92,16 @@ def map_page(
     township_id: Text = "",
     tier: Text = "",
     state: Text = "",
+    clusters_above: Text = "",
 ) -> Response:
     chosen_township = _township_id(township_id)
     if chosen_township is not None:  # another township's: 404, as the feed would answer
-        access.ensure_visible(user, chosen_township, f"Township {chosen_township}")
+        access.ensure_visible(session, user, chosen_township, f"Township {chosen_township}")
     visible = townships.visible(session, user)
-    min_lon, min_lat, max_lon, max_lat = county_bbox(settings)
+    min_lon, min_lat, max_lon, max_lat = counties.outline_bbox(session, user) or county_bbox(
+        settings
+    )
+    threshold = whole_number(clusters_above)
     return render(
         request,
         "map/index.html",
@@ -103,6 +117,8 @@ def map_page(
             "is_admin": user.role is Role.admin,
             "map_data": {
                 "feed": "/api/v1/map/facilities.geojson",
+                "clusters": "/api/v1/map/clusters",
+                "cluster_threshold": CLUSTER_THRESHOLD if threshold is None else threshold,
                 "outline": "/map/outline.geojson",
                 "bbox": orjson.dumps([min_lon, min_lat, max_lon, max_lat]).decode(),
                 "today": local_today(settings.tz).isoformat(),
@@ -117,10 +133,11 @@ def map_page(
 
 
 @router.get("/map/outline.geojson")
-def outline_geojson(_user: PageUser, settings: SettingsDep) -> Response:
-    """The county's outline as one GeoJSON Feature (WGS-84), for the map's background."""
+def outline_geojson(user: PageUser, session: SessionDep) -> Response:
+    """The outlines of the user's counties, a GeoJSON FeatureCollection (WGS-84), for the
+    map's background."""
     return Response(
-        orjson.dumps(county_outline(settings)),
+        orjson.dumps(counties.outline_features(session, user)),
         media_type=GEOJSON,
         headers={"Cache-Control": "private, max-age=3600"},
     )

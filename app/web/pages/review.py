@@ -104,7 +104,7 @@ def _queue_page(
     visible = townships.visible(session, user)
     names = {t.id: t.name for t in visible}
     if township_id is not None:
-        access.ensure_visible(user, township_id, f"Township {township_id}")
+        access.ensure_visible(session, user, township_id, f"Township {township_id}")
     queue, total = waiting(
         session=session, user=user, township_id=township_id, limit=QUEUE_PAGE, offset=offset
     )

@@ -1,0 +1,1 @@
+"""Counties: the units townships belong to, each with its time zone and outline."""
