@@ -529,3 +529,30 @@ def test_the_admin_of_the_only_county_still_sets_the_default_intervals(
     body = {"intervals": {"unrated": 25}}
     refused = client.put("/api/v1/patrol-policies", json=body, headers=qinshui_admin)
     assert refused.status_code == 403
+
+
+def test_only_staff_of_the_whole_installation_generate_the_default_campaigns(
+    client: TestClient, db: Database, world: World
+) -> None:
+    """The generated Qingming and 9·30 campaigns are every county's: a county's clerk of a
+    province's installation does not set them for the others."""
+    add_county(db, OTHER_CITY_COUNTY, "城区")
+    qinshui = headers(world.settings, make_user(db, "140521", name="qsc"))
+    refused = client.post("/api/v1/campaigns/generate?year=2027", headers=qinshui)
+    assert refused.status_code == 403 and "every county" in refused.text
+    with db.session(write=False) as session:
+        assert session.execute(text("SELECT count(*) FROM campaigns")).scalar_one() == 0
+    made = client.post("/api/v1/campaigns/generate?year=2027", headers=world.headers("county"))
+    assert made.status_code == 201, made.text
+
+
+def test_the_top_bar_names_the_users_counties(
+    client: TestClient, db: Database, world: World
+) -> None:
+    add_county(db, YANGCHENG, "阳城县")
+    for division, name in [("1405", "沁水县、阳城县"), ("140522", "阳城县")]:
+        viewer = make_user(db, division, name=f"v{division}")
+        client.cookies.set(SESSION_COOKIE, factories.token(world.settings, viewer))
+        page = client.get("/")
+        assert page.status_code == 200
+        assert f"{name} · " in page.text, (division, page.text[:400])

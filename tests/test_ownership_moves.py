@@ -106,6 +106,9 @@ def test_the_record_keeps_whose_work_and_whose_money_it_was(
     ).json()
     assert seen_order["township"]["id"] == world.township_b.id
     assert seen_order["funds_township"]["id"] == world.township_a.id
+    # township B's inspector sees the order, not whose money (A's) it draws on
+    theirs = client.get(f"/api/v1/maintenance/{order['id']}", headers=world.headers("other"))
+    assert theirs.json()["funds_township"] is None, theirs.text
     # The commitment stays on the account it was approved against, and completing it there
     # moves A's money, not B's.
     assert act(client, world, order, "start", who="other").status_code == 200

@@ -2,7 +2,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile, status
+from sqlmodel import Session
 
+from app import access
 from app.clock import local_today
 from app.deps import (
     CurrentUser,
@@ -30,6 +32,7 @@ from app.models import (
     MaintenanceOrder,
     OrderStatus,
     PhotoStage,
+    User,
 )
 from app.photos import service as photos
 from app.photos.router import UPLOAD_RESPONSES, receive_upload
@@ -41,15 +44,25 @@ router = APIRouter(tags=["maintenance"], responses=SIGNED_IN)
 _CHANGE = error_responses(*BODY, 403, 404, 409)
 
 
-def to_read(order: MaintenanceOrder, *, today: date) -> OrderRead:
-    """The API shape of an order loaded with ``service._LOAD`` (no further queries)."""
+def to_read(
+    order: MaintenanceOrder,
+    *,
+    today: date,
+    session: Session | None = None,
+    user: User | None = None,
+) -> OrderRead:
+    """The API shape of an order loaded with ``service._LOAD``. With ``session`` and
+    ``user``: the township whose funds it draws on is shown only to those who reach it (a
+    facility moved to another county keeps drawing on its old township's money)."""
+    funds_shown = session is None or user is None
+    funds_shown = funds_shown or access.sees_township(session, user, order.township_id)
     return OrderRead(
         **order.model_dump(
             exclude={"facility_id", "township_id", "approved_by_id", "created_by_id"}
         ),
         facility=FacilityRef.model_validate(order.facility, from_attributes=True),
         township=TownshipRef.model_validate(order.facility.township),
-        funds_township=TownshipRef.model_validate(order.township),
+        funds_township=TownshipRef.model_validate(order.township) if funds_shown else None,
         overdue=bool(order.status in service.OPEN and order.due_on and order.due_on < today),
         approved_by=UserRef.model_validate(order.approved_by) if order.approved_by else None,
         photos=[PhotoRead.of(p) for p in order.photos],
@@ -75,7 +88,7 @@ def create_order(
         session=session, settings=settings, user=user, data=data
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.post(
@@ -99,7 +112,7 @@ def create_order_from_report(
         inspection_id=inspection_id,
         data=data or OrderFromReport(),
     )
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.get(
@@ -138,7 +151,9 @@ def list_orders(
         offset=page.offset,
         cursor=page.cursor,
     )
-    return Page.of(listed, [to_read(o, today=today) for o in listed.rows], page)
+    return Page.of(
+        listed, [to_read(o, today=today, session=session, user=user) for o in listed.rows], page
+    )
 
 
 @router.get(
@@ -151,7 +166,7 @@ def read_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
 ) -> OrderRead:
     order = service.get_order(session=session, user=user, order_id=order_id)
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.patch(
@@ -164,7 +179,7 @@ def update_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: OrderUpdate
 ) -> OrderRead:
     order = service.update_order(session=session, user=user, order_id=order_id, data=data)
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.post(
@@ -182,7 +197,7 @@ def approve_order(
 ) -> OrderRead:
     override = data.override_reason if data else None
     order = service.approve(session=session, user=user, order_id=order_id, override_reason=override)
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.post(
@@ -195,7 +210,7 @@ def start_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id
 ) -> OrderRead:
     order = service.start(session=session, user=user, order_id=order_id)
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.post(
@@ -210,7 +225,7 @@ def complete_order(
     order = service.complete(
         session=session, settings=settings, user=user, order_id=order_id, data=data
     )
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.post(
@@ -227,7 +242,7 @@ def correct_order_cost(
     data: CostCorrection,
 ) -> OrderRead:
     order = service.correct_cost(session=session, user=user, order_id=order_id, data=data)
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.post(
@@ -240,7 +255,7 @@ def cancel_order(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, order_id: Id, data: Cancellation
 ) -> OrderRead:
     order = service.cancel(session=session, user=user, order_id=order_id, reason=data.reason)
-    return to_read(order, today=local_today(settings.tz))
+    return to_read(order, today=local_today(settings.tz), session=session, user=user)
 
 
 @router.post(

@@ -94,8 +94,9 @@ class OrderRead(BaseModel):
     township: TownshipRef = Field(
         description="the township that owns the facility now, and so the order"
     )
-    funds_township: TownshipRef = Field(
-        description="whose funds the order draws on: the facility's township when it was opened"
+    funds_township: TownshipRef | None = Field(
+        description="whose funds the order draws on: the facility's township when it was"
+        " opened (null for a caller outside that township's division)"
     )
     inspection_id: int | None
     category: MaintenanceCategory

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app import access
 from app.audit import service as audit
 from app.counties import service as counties
-from app.errors import InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.models import (
     Campaign,
     CampaignKind,
@@ -207,7 +207,15 @@ def _snapshot(campaign: Campaign) -> dict[str, Any]:
 
 
 def generate(*, session: Session, actor: User, year: int) -> tuple[list[Campaign], int]:
-    """Create the year's default campaigns once, however often (or concurrently) asked."""
+    """Create the year's default campaigns once, however often (or concurrently) asked.
+
+    They hold for every county of the installation, so only staff whose division holds
+    every county create them; a smaller division makes its own (``create_campaign``)."""
+    if not access.covers_installation(session, actor):
+        raise Forbidden(
+            "The year's Qingming and 9·30 campaigns hold for every county of the installation;"
+            " staff of a smaller division create their own with POST /api/v1/campaigns"
+        )
     created = 0
     result: list[Campaign] = []
     for kind, name, starts_on, ends_on in default_windows(year):

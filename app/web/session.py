@@ -78,19 +78,31 @@ def page_user(request: Request, db: DatabaseDep, settings: SettingsDep) -> User:
         reason = "expired" if "expired" in str(exc.detail) else "revoked"
         raise SignInRequired(requested_path(request), reason) from None
     request.state.user = user
-    if user.township_id is not None or len(user.division_code) >= 6:
+    if user.township_id is not None or user.division_code:
         from sqlalchemy import select
 
+        from app.counties import service as counties
         from app.models import County, Township
 
         with db.session(write=False) as session:
             if user.township_id is not None:
                 township = session.get(Township, user.township_id)
                 request.state.township_name = township.name if township else None
-            # the top bar names the user's county (a region's staff see the deployment's name)
-            request.state.county_name = session.execute(
-                select(County.name).where(County.code == user.division_code[:6])
-            ).scalar_one_or_none()
+            # the top bar names the user's county, or a region's first counties
+            names = (
+                session.execute(
+                    select(County.name)
+                    .where(*counties.code_conditions(user.division_code))
+                    .order_by(County.code)
+                    .limit(3)
+                )
+                .scalars()
+                .all()
+            )
+            if names:
+                request.state.county_name = (
+                    "、".join(names) if len(names) <= 2 else f"{names[0]}、{names[1]}等"
+                )
     return user
 
 
