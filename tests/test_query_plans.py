@@ -73,15 +73,15 @@ OTHER_COUNTIES = tuple(
 LOAD = [
     # counties and townships: five townships a county (codes county + 101..105)
     "INSERT INTO counties (code, name, timezone, created_at, updated_at) "
-    "SELECT code, 'County ' || code, 'Asia/Shanghai', now(), now() FROM unnest(CAST(:codes AS text[])) AS code",
+    "SELECT code, 'County ' || code, 'Asia/Shanghai', timestamptz '2026-06-01 00:00+00', timestamptz '2026-06-01 00:00+00' FROM unnest(CAST(:codes AS text[])) AS code",
     "INSERT INTO townships (code, name, county_id, created_at, updated_at) "
-    "SELECT c.code || (100 + n)::text, 'Township ' || c.code || n, c.id, now(), now() "
+    "SELECT c.code || (100 + n)::text, 'Township ' || c.code || n, c.id, timestamptz '2026-06-01 00:00+00', timestamptz '2026-06-01 00:00+00' "
     "FROM counties c CROSS JOIN generate_series(1, 5) AS n ORDER BY c.code, n",
     # a township user in every township; the wider callers are made by ``callers``
     "INSERT INTO users (username, full_name, role, township_id, division_code, password_hash,"
     " is_active, tokens_valid_after, created_at, updated_at) "
     "SELECT 'u' || t.code, 'Inspector ' || t.code, 'township', t.id, t.code, 'x', true,"
-    " now(), now(), now() FROM townships t",
+    " timestamptz '2026-06-01 00:00+00', timestamptz '2026-06-01 00:00+00', timestamptz '2026-06-01 00:00+00' FROM townships t",
     # 20,000 facilities, spread evenly over the townships, registered over four years
     "INSERT INTO facilities (code, name, kind, tier, status, township_id, village, longitude,"
     " latitude, source_crs, source_longitude, source_latitude, martyrs, martyr_names, address,"
@@ -95,7 +95,7 @@ LOAD = [
     " 110 + (g % 1000) / 100.0, 30 + (g / 20) % 1000 / 100.0,"
     " json_build_array(json_build_object('name', 'Martyr ' || g, 'note', repeat('事迹', 20))),"
     " 'Martyr ' || g, 'Address ' || g, repeat('说明', 60), 'Custodian', '13800000000',"
-    " date '2022-01-01' + g % 1400, NULL, NULL, date '2026-01-01' + g % 365, now(),"
+    " date '2022-01-01' + g % 1400, NULL, NULL, date '2026-01-01' + g % 365, timestamptz '2026-06-01 00:00+00',"
     " timestamptz '2026-01-01' + g * interval '17 minutes' "
     "FROM generate_series(1, 20000) AS g",
     # 100,000 reports, five a facility, over two years; most accepted and on site
@@ -123,13 +123,13 @@ LOAD = [
     " (ARRAY['repair','equipment','environment','exhibition','commemoration','routine_care'])"
     "[g % 6 + 1], 'Order ' || g, 10000 + g, date '2025-01-01' + g % 700,"
     " (ARRAY['planned','approved','in_progress','completed','cancelled'])[g % 5 + 1],"
-    " 2024 + g % 3, timestamptz '2024-01-01' + g * interval '3 hours', now() "
+    " 2024 + g % 3, timestamptz '2024-01-01' + g * interval '3 hours', timestamptz '2026-06-01 00:00+00' "
     "FROM generate_series(1, 3000) AS g "
     "JOIN facilities f ON f.id = (SELECT min(id) FROM facilities) + (g * 7) % 20000",
     # allocations and ledger entries: two years of every township
     "INSERT INTO fund_allocations (township_id, year, amount_fen, source, document_no,"
     " allocated_on, created_at) "
-    "SELECT t.id, y, 100000, 'county', 'Doc ' || t.code || y, make_date(y, 3, 1), now() "
+    "SELECT t.id, y, 100000, 'county', 'Doc ' || t.code || y, make_date(y, 3, 1), timestamptz '2026-06-01 00:00+00' "
     "FROM townships t CROSS JOIN generate_series(2025, 2026) AS y",
     "INSERT INTO ledger_entries (township_id, year, kind, amount_fen, allocation_id, at) "
     "SELECT township_id, year, 'allocation', amount_fen, id, created_at FROM fund_allocations",
