@@ -2,6 +2,7 @@
 several workers uvicorn's own socket leaves it on, and each response then waits ~40 ms
 for the client's delayed ACK."""
 
+import asyncio
 import socket
 from typing import Any
 
@@ -33,9 +34,16 @@ def test_a_connection_gets_tcp_nodelay() -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
         config = Config(app=_asgi_app)
         config.load()
-        protocol = NoDelayH11Protocol(config=config, server_state=ServerState(), app_state={})
-        protocol.connection_made(FakeTransport(sock))  # type: ignore[arg-type]
-        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        # a loop of its own: an earlier test in this process may have closed the current one
+        loop = asyncio.new_event_loop()
+        try:
+            protocol = NoDelayH11Protocol(
+                config=config, server_state=ServerState(), app_state={}, _loop=loop
+            )
+            protocol.connection_made(FakeTransport(sock))  # type: ignore[arg-type]
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        finally:
+            loop.close()
     finally:
         sock.close()
 
