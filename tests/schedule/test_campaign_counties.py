@@ -456,8 +456,12 @@ def test_a_campaign_names_a_county_its_creator_reaches(client: TestClient, sites
 def test_the_years_generated_campaigns_stay_every_countys(
     client: TestClient, sites: Region
 ) -> None:
-    made = client.post(
+    refused = client.post(
         f"{API}/generate", params={"year": 2026}, headers=sites.headers("yangcheng")
+    )
+    assert refused.status_code == 403  # a county does not make every county's campaigns
+    made = client.post(
+        f"{API}/generate", params={"year": 2026}, headers=sites.headers("admin")
     ).json()
     assert [c["county"] for c in made["items"]] == [None, None]
     qingming = made["items"][0]["id"]
