@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     #: the county's name as the pages' top bar shows it
     county_name: str = Field(default="沁水县", max_length=64)
+    #: the address QR plates print (``https://patrol.example.gov.cn``): what a phone in the
+    #: hills can open. Empty: the address the plate sheet was requested on.
+    public_url: str = Field(
+        default="", max_length=200, pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$"
+    )
+    #: a TrueType font (.ttf or .ttc) embedded in the PDFs (plates, 一处一表, 一乡一册).
+    #: Empty: the first Debian CJK font found (fonts-wqy-microhei, fonts-wqy-zenhei), else
+    #: reportlab's built-in CID font STSong-Light, which PDF readers supply (app.pdf)
+    pdf_font: Path | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -145,6 +154,13 @@ class Settings(BaseSettings):
                 parse_s3_url(value)
             except ValueError as exc:
                 raise ValueError(f"MEMORIAL_PHOTO_STORE: {exc}") from None
+        return value
+
+    @field_validator("pdf_font")
+    @classmethod
+    def _font_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"MEMORIAL_PDF_FONT: no font file at {value}")
         return value
 
     @field_validator("county_boundary")

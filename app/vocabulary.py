@@ -6,19 +6,24 @@ from enum import StrEnum
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
+from app.facilities.completeness import COLLECTION_FIELDS
 from app.models.enums import (
     CATEGORY_LABELS_ZH,
     CHECKLIST_LABELS_ZH,
     CHECKLIST_PROBLEMS_ZH,
     CONDITION_LABELS_ZH,
     ENTRY_LABELS_ZH,
+    HEADSTONE_LABELS_ZH,
     KIND_LABELS_ZH,
+    MATERIAL_LABELS_ZH,
     ORDER_STATUS_LABELS_ZH,
+    PROTECTION_UNIT_LABELS_ZH,
     REVIEW_LABELS_ZH,
     SOURCE_LABELS_ZH,
     STATUS_LABELS_ZH,
     TIER_LABELS_ZH,
 )
+from app.standard import SIX_LABELS_ZH
 
 router = APIRouter(tags=["vocabulary"])
 
@@ -43,6 +48,14 @@ class Vocabulary(BaseModel):
     order_statuses: list[Term]
     fund_sources: list[Term]
     ledger_kinds: list[Term]
+    protection_units: list[Term]
+    headstone_types: list[Term]
+    main_materials: list[Term]
+    #: the national collection's fields of a facility (全国烈士纪念设施信息采集), in order:
+    #: ``value`` is the field's name in the API, the importer's header and the exports
+    collection_fields: list[Term]
+    #: "六个一": the six items every scattered site should have (app.standard)
+    six_items: list[Term]
 
 
 def _terms(labels: dict[StrEnum, str]) -> list[Term]:
@@ -63,6 +76,13 @@ VOCABULARY = Vocabulary(
     order_statuses=_terms(ORDER_STATUS_LABELS_ZH),
     fund_sources=_terms(SOURCE_LABELS_ZH),
     ledger_kinds=_terms(ENTRY_LABELS_ZH),
+    protection_units=_terms(PROTECTION_UNIT_LABELS_ZH),
+    headstone_types=_terms(HEADSTONE_LABELS_ZH),
+    main_materials=_terms(MATERIAL_LABELS_ZH),
+    collection_fields=[
+        Term(value=field, label_zh=label) for field, label in COLLECTION_FIELDS.items()
+    ],
+    six_items=_terms(SIX_LABELS_ZH),
 )
 
 

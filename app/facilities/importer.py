@@ -756,6 +756,7 @@ _DEFAULTS: _Columns = {
     "last_inspected_at": None,
     "last_inspected_on": None,
     "last_condition": None,
+    "record_photo_id": None,
 }
 
 

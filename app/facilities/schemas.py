@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.models import Crs, FacilityKind, FacilityStatus, Tier
+from app.models.enums import HeadstoneType, MainMaterial, ProtectionUnitType
 from app.schemas import Day, Id, InputModel, Phone, ShortText, TownshipRef
 
 FacilityCode = Annotated[
@@ -56,6 +57,26 @@ class _FacilityFields(InputModel):
     custodian_phone: Phone | None = None
     year_built: Annotated[int, Field(ge=1840, le=2100)] | None = None
     description: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    # the national collection's fields (app.facilities.completeness)
+    protection_unit: ProtectionUnitType | None = Field(default=None, description="保护单位类型")
+    headstone_type: HeadstoneType | None = Field(default=None, description="墓碑类型")
+    commemorates: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="纪念对象"
+    )
+    area_m2: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)] | None = Field(
+        default=None, description="占地面积, m²"
+    )
+    main_material: MainMaterial | None = Field(default=None, description="主要材质")
+    dimensions: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        default=None, description="规格尺寸"
+    )
+    boundary_description: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None, description="保护范围, in words"
+    )
+    management_rule: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="管理制度: its title or a short summary"
+    )
+    management_rule_on: Day | None = Field(default=None, description="the rule's adoption date")
 
 
 class FacilityCreate(_FacilityFields):

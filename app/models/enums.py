@@ -105,6 +105,8 @@ class ChecklistItem(StrEnum):
     surroundings_tidy = "surroundings_tidy"
     no_encroachment = "no_encroachment"
     fire_safety = "fire_safety"
+    #: the facility's QR plate (``/f/{code}``): present, readable, scannable
+    qr_plate = "qr_plate"
 
 
 class ChecklistAnswer(StrEnum):
@@ -140,6 +142,7 @@ CHECKLIST_LABELS_ZH = {
     ChecklistItem.surroundings_tidy: "周边环境整洁",
     ChecklistItem.no_encroachment: "无侵占违建",
     ChecklistItem.fire_safety: "防火",
+    ChecklistItem.qr_plate: "二维码标牌",
 }
 
 #: how a ``problem`` answer reads in a work order (the items are phrased as what should hold)
@@ -154,6 +157,7 @@ CHECKLIST_PROBLEMS_ZH = {
     ChecklistItem.surroundings_tidy: "周边环境脏乱",
     ChecklistItem.no_encroachment: "存在侵占或违建",
     ChecklistItem.fire_safety: "存在火灾隐患",
+    ChecklistItem.qr_plate: "二维码标牌损坏或缺失",
 }
 
 REVIEW_LABELS_ZH = {
@@ -236,4 +240,70 @@ ENTRY_LABELS_ZH = {
     EntryKind.release: "占用释放",
     EntryKind.expenditure: "支出",
     EntryKind.reversal: "冲销",
+}
+
+
+# --- the national collection's fields (全国烈士纪念设施信息采集) ------------------------------
+
+
+class ProtectionUnitType(StrEnum):
+    """保护单位类型: who holds the facility in protection (管护责任主体)."""
+
+    township_government = "township_government"
+    village_committee = "village_committee"
+    memorial_unit = "memorial_unit"
+    public_body = "public_body"
+    family = "family"
+    other = "other"
+
+
+class HeadstoneType(StrEnum):
+    """墓碑类型 (for a monument or tablet: its stele)."""
+
+    upright = "upright"
+    recumbent = "recumbent"
+    stele = "stele"
+    tablet = "tablet"
+    none = "none"
+    other = "other"
+
+
+class MainMaterial(StrEnum):
+    """主要材质."""
+
+    granite = "granite"
+    marble = "marble"
+    bluestone = "bluestone"
+    concrete = "concrete"
+    brick = "brick"
+    earth = "earth"
+    other = "other"
+
+
+PROTECTION_UNIT_LABELS_ZH = {
+    ProtectionUnitType.township_government: "乡镇人民政府",
+    ProtectionUnitType.village_committee: "村（居）民委员会",
+    ProtectionUnitType.memorial_unit: "烈士纪念设施保护单位",
+    ProtectionUnitType.public_body: "机关、企事业单位",
+    ProtectionUnitType.family: "烈士亲属",
+    ProtectionUnitType.other: "其他",
+}
+
+HEADSTONE_LABELS_ZH = {
+    HeadstoneType.upright: "立式墓碑",
+    HeadstoneType.recumbent: "卧式墓碑",
+    HeadstoneType.stele: "纪念碑体",
+    HeadstoneType.tablet: "碑刻/牌匾",
+    HeadstoneType.none: "无墓碑",
+    HeadstoneType.other: "其他",
+}
+
+MATERIAL_LABELS_ZH = {
+    MainMaterial.granite: "花岗岩",
+    MainMaterial.marble: "大理石",
+    MainMaterial.bluestone: "青石",
+    MainMaterial.concrete: "混凝土",
+    MainMaterial.brick: "砖砌",
+    MainMaterial.earth: "封土",
+    MainMaterial.other: "其他",
 }

@@ -5,7 +5,16 @@ from sqlalchemy import JSON, Index, Text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
-from app.models.enums import Condition, Crs, FacilityKind, FacilityStatus, Tier
+from app.models.enums import (
+    Condition,
+    Crs,
+    FacilityKind,
+    FacilityStatus,
+    HeadstoneType,
+    MainMaterial,
+    ProtectionUnitType,
+    Tier,
+)
 from app.models.township import Township
 
 
@@ -54,6 +63,31 @@ class Facility(SQLModel, table=True):
     custodian_phone: str | None = Field(default=None, max_length=20)
     year_built: int | None = None
     description: str | None = Field(default=None, sa_type=Text)
+    # --- the national collection's fields (app.facilities.completeness lists them) -----
+    #: 保护单位类型
+    protection_unit: ProtectionUnitType | None = Field(
+        default=None, sa_type=EnumText(ProtectionUnitType)
+    )
+    #: 墓碑类型
+    headstone_type: HeadstoneType | None = Field(default=None, sa_type=EnumText(HeadstoneType))
+    #: 纪念对象: whom or what it commemorates, in words
+    commemorates: str | None = Field(default=None, max_length=200)
+    #: 占地面积, square metres
+    area_m2: float | None = None
+    #: 主要材质
+    main_material: MainMaterial | None = Field(default=None, sa_type=EnumText(MainMaterial))
+    #: 规格尺寸, in words ("高1.2米，宽0.6米，厚0.15米")
+    dimensions: str | None = Field(default=None, max_length=100)
+    #: 保护范围: the protection boundary described in words
+    boundary_description: str | None = Field(default=None, max_length=500)
+    #: 全景/正面照片: one of the facility's photos (a report's or an order's), chosen as its
+    #: record photo; a plain id checked by the service (photos belong to the facility, so a
+    #: foreign key here would make the two tables refer to each other)
+    record_photo_id: int | None = None
+    #: 管理制度: the management rule on file for this site (its title or a short summary),
+    #: and the date it was adopted; with a custodian it makes "六个一"'s 一份管理制度
+    management_rule: str | None = Field(default=None, max_length=200)
+    management_rule_on: date | None = None
     registered_on: date
     last_inspected_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: local (county time) date of ``last_inspected_at``, so due dates recompute in plain SQL

@@ -1,0 +1,218 @@
+"""The "六个一" standard for scattered memorial sites, judged per facility from what the
+service knows. One rule, in one place (``judge``); the facility page, the dashboard, the
+annual report and the archives (一处一表, 一乡一册) all read it.
+
+The six items, and what each is judged on:
+
+=================  ==================================  ========================================
+item               judged on                           met when
+=================  ==================================  ========================================
+一个醒目标示        the report's ``marker_sign``         answered ``ok``
+一份事迹简介        the report's ``biography_plaque``    answered ``ok``
+一座规范墓碑        the report's ``headstone``           answered ``ok``; ``na`` on a site that
+                                                       is not a grave (kind other than
+                                                       ``grave``/``cemetery``) is met, as
+                                                       not applicable
+一个保护边界        the report's ``boundary``            answered ``ok``
+一份管理制度        the record                          a custodian (看护人) and a management
+                                                       rule (管理制度) are both on file
+一条通行道路        the report's ``access_path``         answered ``ok``
+=================  ==================================  ========================================
+
+"The report" is the facility's **latest accepted** report (审核通过, newest
+``inspected_at``, then the highest id): a report still waiting for review, or rejected,
+is no evidence, so a site whose last report was rejected is judged on the accepted one
+before it. An item with no evidence — no accepted report, the item not answered, or
+answered ``na`` where it applies — is not met: "六个一" is an attestation, and an
+attestation needs evidence. The evidence and its date (the report's local date, or the
+rule's adoption date) come with every verdict.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    ChecklistAnswer,
+    ChecklistItem,
+    Facility,
+    FacilityKind,
+    Inspection,
+    ReviewStatus,
+)
+from app.models.enums import CHECKLIST_LABELS_ZH
+
+
+class SixItem(StrEnum):
+    """六个一."""
+
+    sign = "sign"
+    biography = "biography"
+    headstone = "headstone"
+    boundary = "boundary"
+    management = "management"
+    access = "access"
+
+
+SIX_LABELS_ZH = {
+    SixItem.sign: "一个醒目标示",
+    SixItem.biography: "一份事迹简介",
+    SixItem.headstone: "一座规范墓碑",
+    SixItem.boundary: "一个保护边界",
+    SixItem.management: "一份管理制度",
+    SixItem.access: "一条通行道路",
+}
+
+#: the items judged on the latest accepted report, and the checklist answer each reads
+FROM_REPORT: dict[SixItem, ChecklistItem] = {
+    SixItem.sign: ChecklistItem.marker_sign,
+    SixItem.biography: ChecklistItem.biography_plaque,
+    SixItem.headstone: ChecklistItem.headstone,
+    SixItem.boundary: ChecklistItem.boundary,
+    SixItem.access: ChecklistItem.access_path,
+}
+#: kinds that are graves: a headstone always applies to them
+GRAVE_KINDS = frozenset({FacilityKind.grave, FacilityKind.cemetery})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The report a verdict reads: enough to name it and link to it."""
+
+    inspection_id: int
+    inspected_on: date
+    receipt: str
+    checklist: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    item: SixItem
+    met: bool
+    #: what the judgement rests on, in Chinese (shown on the pages and in the archives)
+    evidence_zh: str
+    #: the date of that evidence (the report's local date, the rule's adoption date)
+    evidence_on: date | None
+    #: the report it was read from, when it was
+    inspection_id: int | None = None
+
+    @property
+    def label_zh(self) -> str:
+        return SIX_LABELS_ZH[self.item]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A facility's six verdicts, in the standard's order."""
+
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def met(self) -> int:
+        return sum(v.met for v in self.verdicts)
+
+    @property
+    def all_met(self) -> bool:
+        return all(v.met for v in self.verdicts)
+
+
+def judge(facility: Facility, report: Evidence | None) -> Standing:
+    """The six verdicts for ``facility`` given its latest accepted report (or none)."""
+    verdicts = []
+    for item in SixItem:
+        if item is SixItem.management:
+            verdicts.append(_management(facility))
+        else:
+            verdicts.append(_from_report(item, facility, report))
+    return Standing(tuple(verdicts))
+
+
+def _from_report(item: SixItem, facility: Facility, report: Evidence | None) -> Verdict:
+    checked = FROM_REPORT[item]
+    label = CHECKLIST_LABELS_ZH[checked]
+    if report is None:
+        return Verdict(item, False, "尚无审核通过的巡查报告", None)
+    answer = report.checklist.get(checked.value)
+    on, receipt, rid = report.inspected_on, report.receipt, report.inspection_id
+    if answer == ChecklistAnswer.ok:
+        return Verdict(item, True, f"巡查（回执 {receipt}）：{label}完好", on, rid)
+    if answer == ChecklistAnswer.problem:
+        return Verdict(item, False, f"巡查（回执 {receipt}）：{label}存在问题", on, rid)
+    if (
+        answer == ChecklistAnswer.na
+        and item is SixItem.headstone
+        and facility.kind not in GRAVE_KINDS
+    ):
+        return Verdict(item, True, f"巡查（回执 {receipt}）：非墓葬，不适用", on, rid)
+    said = "填写不适用" if answer == ChecklistAnswer.na else "未检查此项"
+    return Verdict(item, False, f"巡查（回执 {receipt}）：{label}{said}", on, rid)
+
+
+def _management(facility: Facility) -> Verdict:
+    custodian = (facility.custodian_name or "").strip()
+    rule = (facility.management_rule or "").strip()
+    if custodian and rule:
+        return Verdict(
+            SixItem.management, True, f"看护人 {custodian}；{rule}", facility.management_rule_on
+        )
+    lacking = [what for what, have in (("看护人", custodian), ("管理制度", rule)) if not have]
+    return Verdict(
+        SixItem.management, False, "档案未登记" + "、".join(lacking), facility.management_rule_on
+    )
+
+
+def latest_accepted(session: Session, facility_ids: Iterable[int]) -> dict[int, Evidence]:
+    """Each facility's latest accepted report (newest ``inspected_at``, then highest id),
+    one query for any number of facilities (in chunks the databases' parameter limits
+    allow)."""
+    ids = list(dict.fromkeys(facility_ids))
+    found: dict[int, Evidence] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        ranked = (
+            select(
+                Inspection.facility_id,
+                Inspection.id,
+                Inspection.inspected_on,
+                Inspection.receipt,
+                Inspection.checklist,
+                func.row_number()
+                .over(
+                    partition_by=Inspection.facility_id,
+                    order_by=(Inspection.inspected_at.desc(), Inspection.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(
+                Inspection.facility_id.in_(chunk),
+                Inspection.review_status == ReviewStatus.accepted,
+            )
+            .subquery()
+        )
+        rows = session.execute(
+            select(
+                ranked.c.facility_id,
+                ranked.c.id,
+                ranked.c.inspected_on,
+                ranked.c.receipt,
+                ranked.c.checklist,
+            ).where(ranked.c.rank == 1)
+        )
+        for facility_id, inspection_id, inspected_on, receipt, checklist in rows:
+            found[facility_id] = Evidence(inspection_id, inspected_on, receipt, checklist or {})
+    return found
+
+
+def standings(session: Session, facilities: Sequence[Facility]) -> dict[int, Standing]:
+    """``judge`` for many facilities, their reports read in one query."""
+    reports = latest_accepted(session, (f.id for f in facilities if f.id is not None))
+    return {f.id: judge(f, reports.get(f.id)) for f in facilities if f.id is not None}
+
+
+def standing(session: Session, facility: Facility) -> Standing:
+    assert facility.id is not None
+    return standings(session, [facility])[facility.id]
