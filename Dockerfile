@@ -12,6 +12,9 @@ COPY app ./app
 RUN /opt/venv/bin/pip install . && /opt/venv/bin/pip uninstall --yes memorial-patrol
 
 FROM python:3.11-slim
+# A Chinese TrueType font the PDFs (plates, 一处一表, 一乡一册) embed (app/pdf.py)
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /srv/memorial memorial \
     && mkdir -p /var/lib/memorial \
     && chown memorial /var/lib/memorial
