@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import health
+from app.archives.router import router as archives_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.config import Settings, get_settings
@@ -30,6 +31,8 @@ from app.photos.gate import DecodeGate
 from app.photos.processing import MAX_BYTES as MAX_PHOTO_BYTES
 from app.photos.router import router as photos_router
 from app.photos.store import photo_store_for
+from app.plates.router import api_router as plates_router
+from app.plates.router import router as plate_pages_router
 from app.reports.router import router as reports_router
 from app.schedule.router import router as schedule_router
 from app.townships.router import router as townships_router
@@ -99,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         funds_router,
         reports_router,
         exports_router,
+        archives_router,
+        plates_router,
         map_router,
         audit_router,
         vocabulary_router,
@@ -123,5 +128,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_ui_parameters={"persistAuthorization": True},
         )
 
+    app.include_router(plate_pages_router)  # /f/{code}: what a QR plate opens
     web.install(app)  # the pages: "/" is the dashboard
     return app

@@ -26,23 +26,33 @@ before it. An item with no evidence — no accepted report, the item not answere
 answered ``na`` where it applies — is not met: "六个一" is an attestation, and an
 attestation needs evidence. The evidence and its date (the report's local date, or the
 rule's adoption date) come with every verdict.
+
+``township_shares`` counts, per township, the active sites meeting all six ("六个一"达标率)
+and how much of the national collection's record they have filled, in one SQL aggregate
+that reads the checklist JSON in the database: ``all_met_sql`` is ``judge`` written in SQL,
+and ``tests/test_standard.py`` holds the two to the same answers.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from app import access
+from app.facilities.completeness import COLLECTION_FIELDS, filled_count
 from app.models import (
     ChecklistAnswer,
     ChecklistItem,
     Facility,
     FacilityKind,
+    FacilityStatus,
     Inspection,
     ReviewStatus,
+    User,
 )
 from app.models.enums import CHECKLIST_LABELS_ZH
 
@@ -120,12 +130,14 @@ class Standing:
         return all(v.met for v in self.verdicts)
 
 
-def judge(facility: Facility, report: Evidence | None) -> Standing:
-    """The six verdicts for ``facility`` given its latest accepted report (or none)."""
+def judge(facility: Facility, report: Evidence | None, *, until: date | None = None) -> Standing:
+    """The six verdicts for ``facility`` given its latest accepted report (or none); with
+    ``until`` (a past year's report), a management rule adopted after that day does not
+    count yet."""
     verdicts = []
     for item in SixItem:
         if item is SixItem.management:
-            verdicts.append(_management(facility))
+            verdicts.append(_management(facility, until))
         else:
             verdicts.append(_from_report(item, facility, report))
     return Standing(tuple(verdicts))
@@ -152,9 +164,17 @@ def _from_report(item: SixItem, facility: Facility, report: Evidence | None) -> 
     return Verdict(item, False, f"巡查（回执 {receipt}）：{label}{said}", on, rid)
 
 
-def _management(facility: Facility) -> Verdict:
+def _management(facility: Facility, until: date | None = None) -> Verdict:
     custodian = (facility.custodian_name or "").strip()
     rule = (facility.management_rule or "").strip()
+    adopted = facility.management_rule_on
+    if custodian and rule and until is not None and adopted is not None and adopted > until:
+        return Verdict(
+            SixItem.management,
+            False,
+            f"管理制度于{adopted.isoformat()}制定，晚于统计截止日",
+            adopted,
+        )
     if custodian and rule:
         return Verdict(
             SixItem.management, True, f"看护人 {custodian}；{rule}", facility.management_rule_on
@@ -165,10 +185,12 @@ def _management(facility: Facility) -> Verdict:
     )
 
 
-def latest_accepted(session: Session, facility_ids: Iterable[int]) -> dict[int, Evidence]:
+def latest_accepted(
+    session: Session, facility_ids: Iterable[int], *, until: date | None = None
+) -> dict[int, Evidence]:
     """Each facility's latest accepted report (newest ``inspected_at``, then highest id),
     one query for any number of facilities (in chunks the databases' parameter limits
-    allow)."""
+    allow); with ``until``, of the reports inspected (county date) on or before it."""
     ids = list(dict.fromkeys(facility_ids))
     found: dict[int, Evidence] = {}
     for start in range(0, len(ids), 900):
@@ -190,6 +212,7 @@ def latest_accepted(session: Session, facility_ids: Iterable[int]) -> dict[int, 
             .where(
                 Inspection.facility_id.in_(chunk),
                 Inspection.review_status == ReviewStatus.accepted,
+                *([Inspection.inspected_on <= until] if until is not None else []),
             )
             .subquery()
         )
@@ -207,12 +230,130 @@ def latest_accepted(session: Session, facility_ids: Iterable[int]) -> dict[int, 
     return found
 
 
-def standings(session: Session, facilities: Sequence[Facility]) -> dict[int, Standing]:
-    """``judge`` for many facilities, their reports read in one query."""
-    reports = latest_accepted(session, (f.id for f in facilities if f.id is not None))
-    return {f.id: judge(f, reports.get(f.id)) for f in facilities if f.id is not None}
+def standings(
+    session: Session, facilities: Sequence[Facility], *, until: date | None = None
+) -> dict[int, Standing]:
+    """``judge`` for many facilities, their reports read in one query (``until``: as
+    ``latest_accepted``)."""
+    reports = latest_accepted(session, (f.id for f in facilities if f.id is not None), until=until)
+    return {f.id: judge(f, reports.get(f.id), until=until) for f in facilities if f.id is not None}
 
 
 def standing(session: Session, facility: Facility) -> Standing:
     assert facility.id is not None
     return standings(session, [facility])[facility.id]
+
+
+def _answer(checklist: Any, item: SixItem) -> ColumnElement[str]:
+    """SQL: the report's answer for ``item`` (NULL when not answered, or no report)."""
+    return checklist[FROM_REPORT[item].value].as_string()
+
+
+def _on_file(column: Any) -> ColumnElement[bool]:
+    return func.trim(func.coalesce(column, "")) != ""
+
+
+def all_met_sql(checklist: Any, *, until: date | None = None) -> ColumnElement[bool]:
+    """SQL: ``judge(facility, report).all_met`` for a row of ``Facility`` joined to its
+    latest accepted report's ``checklist`` (NULL: no report). Kept to ``judge``'s rule by
+    ``tests/test_standard.py``."""
+    ok = ChecklistAnswer.ok.value
+    graves = [kind.value for kind in GRAVE_KINDS]
+    return and_(
+        *(_answer(checklist, item) == ok for item in FROM_REPORT if item is not SixItem.headstone),
+        or_(
+            _answer(checklist, SixItem.headstone) == ok,
+            and_(
+                _answer(checklist, SixItem.headstone) == ChecklistAnswer.na.value,
+                Facility.kind.not_in(graves),
+            ),
+        ),
+        _on_file(Facility.custodian_name),
+        _on_file(Facility.management_rule),
+        *(
+            [or_(Facility.management_rule_on.is_(None), Facility.management_rule_on <= until)]
+            if until is not None
+            else []
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TownshipShare:
+    """A township's active sites, how many meet all six, and how much of the national
+    collection's record they hold."""
+
+    township_id: int
+    active: int
+    all_met: int
+    #: the collection's fields filled, summed over the sites
+    fields_filled: int
+
+    @property
+    def fields_total(self) -> int:
+        return self.active * len(COLLECTION_FIELDS)
+
+    @property
+    def share(self) -> float | None:
+        """ "六个一"达标率: a ratio to four places, None without active sites."""
+        return round(self.all_met / self.active, 4) if self.active else None
+
+    @property
+    def completeness(self) -> float | None:
+        """The record's completeness: fields filled of fields asked, None without sites."""
+        total = self.fields_total
+        return round(self.fields_filled / total, 4) if total else None
+
+
+def township_shares(
+    session: Session,
+    viewer: User,
+    *,
+    registered_by: date | None = None,
+    until: date | None = None,
+) -> dict[int, TownshipShare]:
+    """Per township ``viewer`` sees (``access.scope``), its active sites (registered on or
+    before ``registered_by``, when given), how many meet all six on their latest accepted
+    report (inspected on or before ``until``, when given) and the record as it is now, and
+    the collection's fields they have filled — one aggregate, the checklist read by the
+    database. Townships without active sites are absent."""
+    sites = select(Facility.id).where(Facility.status == FacilityStatus.active)
+    if registered_by is not None:
+        sites = sites.where(Facility.registered_on <= registered_by)
+    sites = access.scope(sites, viewer, Facility.township_id)
+    ranked = (
+        select(
+            Inspection.facility_id,
+            Inspection.checklist,
+            func.row_number()
+            .over(
+                partition_by=Inspection.facility_id,
+                order_by=(Inspection.inspected_at.desc(), Inspection.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            Inspection.review_status == ReviewStatus.accepted,
+            Inspection.facility_id.in_(sites),
+            *([Inspection.inspected_on <= until] if until is not None else []),
+        )
+        .subquery()
+    )
+    latest = select(ranked.c.facility_id, ranked.c.checklist).where(ranked.c.rank == 1).subquery()
+    met = case((all_met_sql(latest.c.checklist, until=until), 1), else_=0)
+    query = (
+        select(
+            Facility.township_id,
+            func.count(),
+            func.coalesce(func.sum(met), 0),
+            func.coalesce(func.sum(filled_count()), 0),
+        )
+        .select_from(Facility)
+        .outerjoin(latest, latest.c.facility_id == Facility.id)
+        .where(Facility.id.in_(sites))
+        .group_by(Facility.township_id)
+    )
+    return {
+        township_id: TownshipShare(township_id, active, int(all_met), int(filled))
+        for township_id, active, all_met, filled in session.execute(query)
+    }

@@ -38,6 +38,7 @@ from app.db import Database
 from app.deps import CSRF_COOKIE, SESSION_COOKIE
 from app.main import create_app
 from app.models import Role
+from app.plates import codes
 from app.security import csrf_token_for
 from tests import factories
 from tests.conftest import make_settings
@@ -204,6 +205,7 @@ MATRIX = [
         body=lambda o: {"json": {"name": o.world.township_a.name}},
     ),
     Row("GET", "/api/v1/facilities", "401 200 200 200 200"),
+    Row("GET", "/api/v1/facilities/completeness", "401 200 200 200 200"),
     Row("POST", "/api/v1/facilities", "401 201 201 403 403", body=_facility_create),
     Row("GET", "/api/v1/facilities/{facility_id}", "401 200 200 200 404"),
     Row(
@@ -336,6 +338,14 @@ MATRIX = [
     Row("GET", "/api/v1/exports/funds.xlsx", "401 200 200 200 200"),
     Row("GET", "/api/v1/exports/annual.xlsx", "401 200 200 200 200"),
     Row("GET", "/api/v1/exports/annual.docx", "401 200 200 200 200"),
+    Row("GET", "/api/v1/exports/facility/{facility_id}.pdf", "401 200 200 200 404"),
+    Row("GET", "/api/v1/exports/township/{township_id}.pdf", "401 200 200 200 404"),
+    Row(
+        "GET",
+        "/api/v1/exports/plates.pdf",
+        "401 200 200 200 404",
+        body=lambda o: {"params": {"township_id": o.a}},
+    ),
     Row("GET", "/api/v1/map/facilities.geojson", "401 200 200 200 200"),
     Row("GET", "/api/v1/map/clusters", "401 200 200 200 200"),
     Row("GET", "/api/v1/audit", "401 200 200 403 403"),
@@ -375,6 +385,12 @@ MATRIX = [
         "303 303 303 403 404",  # tier is county work
         params=_fresh("facility"),
         body=_form({"tier": "county"}),
+    ),
+    Row(
+        "POST",
+        "/facilities/{facility_id}/record-photo",
+        "303 303 303 303 404",  # the township's officers choose it too
+        body=lambda o: {"data": {"photo_id": o.shared["photo_id"]}},
     ),
     Row("GET", "/facilities/{facility_id}/archive", "303 200 200 403 404"),
     Row(
@@ -493,6 +509,8 @@ MATRIX = [
         "303 200 403 403 403",  # the import page answers with its report
         body=lambda o: {"files": {"file": ("sites.csv", o.import_csv(), "text/csv")}},
     ),
+    # --- what a QR plate opens (anonymous: the public page, the public map being on) ------
+    Row("GET", "/f/{code}", "200 303 303 303 404"),
     # --- the phone form -----------------------------------------------------------------
     Row("GET", "/m", "307 307 307 307 307"),
     Row("GET", "/m/", "303 200 200 200 200"),
@@ -509,6 +527,7 @@ MATRIX = [
 #: as a missing one (township-owned objects only: users and fixed names are not)
 OWNED = ("facility_id", "inspection_id", "photo_id", "order_id", "allocation_id")
 OWNED += ("campaign_id", "township_id", "feature_id")
+OWNED += ("code",)  # a plate code names a facility
 
 
 def route_keys(app: FastAPI) -> set[tuple[str, str]]:
@@ -626,6 +645,7 @@ class Objects:
             "locale": "en",
             "name": "app.js",
             "path": "web/app.css",
+            "code": codes.encode(self.world.facility_a.id),  # a plate: /f/{code}
         }
 
 

@@ -162,6 +162,29 @@ def annual_document(report: AnnualReport, *, title: str, issued_on: date) -> byt
         ],
         widths=[20, 30, 28, 28, 30, 20],
     )
+    _table(
+        document,
+        "表6　“六个一”达标及信息采集情况",
+        ["乡镇", "在管设施（处）", "“六个一”达标（处）", "达标率", "信息完整度"],
+        [
+            [
+                row.township.name,
+                str(row.active),
+                str(row.six_met),
+                percent(row.six_rate),
+                percent(row.completeness),
+            ]
+            for row in facilities.by_township
+        ],
+        [
+            "合计",
+            str(facilities.active_total),
+            str(facilities.six_met),
+            percent(facilities.six_rate),
+            percent(facilities.completeness),
+        ],
+        widths=[28, 32, 36, 30, 30],
+    )
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()

@@ -35,9 +35,9 @@ router = APIRouter(prefix="/exports", tags=["exports"], responses=SIGNED_IN)
 
 OVERDUE_HEADER = [
     "编号", "名称", "乡镇", "村", "保护级别", "类型", "最近巡查时间", "应巡查日期", "逾期天数",
-    "管护人", "管护人电话",
+    "管护人", "管护人电话", *service.RECORD_HEADER,
 ]  # fmt: skip
-OVERDUE_WIDTHS = [16, 30, 10, 12, 10, 12, 18, 12, 10, 10, 14]
+OVERDUE_WIDTHS = [16, 30, 10, 12, 10, 12, 18, 12, 10, 10, 14, *service.RECORD_WIDTHS]
 
 
 def _overdue(

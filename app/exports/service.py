@@ -15,8 +15,15 @@ from sqlalchemy import Result, Select, String, select, type_coerce
 from sqlmodel import Session
 
 from app import access
+from app.facilities import completeness
 from app.models import Facility, Tier, Township, User
-from app.models.enums import KIND_LABELS_ZH, TIER_LABELS_ZH
+from app.models.enums import (
+    HEADSTONE_LABELS_ZH,
+    KIND_LABELS_ZH,
+    MATERIAL_LABELS_ZH,
+    PROTECTION_UNIT_LABELS_ZH,
+    TIER_LABELS_ZH,
+)
 from app.schedule.service import overdue_conditions
 
 #: rows fetched from the cursor at a time
@@ -53,6 +60,54 @@ def stream(
     return RowStream(result, build)
 
 
+#: the national collection's fields and the management rule, as the facility exports
+#: write them after their own columns: the collection's Chinese labels, enum values as
+#: their Chinese labels, the record photo as 有 (one is marked) or empty, and the share of
+#: the collection's fields filled (``completeness.of_facility``) in whole percent
+RECORD_HEADER = [
+    *completeness.COLLECTION_FIELDS.values(), "管理制度", "管理制度日期", "信息完整度（%）",
+]  # fmt: skip
+RECORD_WIDTHS = [14, 10, 12, 20, 12, 10, 16, 24, 20, 12, 10]
+#: the columns ``record_cells`` reads, in order (enums as their stored text)
+_RECORD_COLUMNS = (
+    type_coerce(Facility.protection_unit, String()),
+    Facility.record_photo_id,
+    type_coerce(Facility.headstone_type, String()),
+    Facility.commemorates,
+    Facility.area_m2,
+    type_coerce(Facility.main_material, String()),
+    Facility.dimensions,
+    Facility.boundary_description,
+    Facility.management_rule,
+    Facility.management_rule_on,
+)
+_RECORD_FIELDS = (*completeness.COLLECTION_FIELDS, "management_rule", "management_rule_on")
+_RECORD_LABELS: dict[str, dict[Any, str]] = {
+    "protection_unit": PROTECTION_UNIT_LABELS_ZH,
+    "headstone_type": HEADSTONE_LABELS_ZH,
+    "main_material": MATERIAL_LABELS_ZH,
+}
+
+
+def record_cells(values: Sequence[Any]) -> list[Any]:
+    """The ``RECORD_HEADER`` cells of a facility from its ``_RECORD_COLUMNS``."""
+    by_field = dict(zip(_RECORD_FIELDS, values, strict=True))
+    cells: list[Any] = []
+    for name, value in by_field.items():
+        if value is None:
+            cells.append("")
+        elif name in _RECORD_LABELS:
+            # a StrEnum's member is its value; a value stored outside the vocabulary (a
+            # row written by hand) prints as it is rather than failing the export
+            cells.append(_RECORD_LABELS[name].get(value, value))
+        elif name == "record_photo_id":
+            cells.append("有")
+        else:
+            cells.append(value)
+    cells.append(completeness.of_values(by_field).percent)
+    return cells
+
+
 def _overdue_query(
     *, session: Session, user: User, as_of: date, township_id: int | None, tier: Tier | None
 ) -> Select[Any]:
@@ -74,6 +129,7 @@ def _overdue_query(
         Facility.next_due_on,
         Facility.custodian_name,
         Facility.custodian_phone,
+        *_RECORD_COLUMNS,
     )
     query = select(*columns).join(Township, Township.id == Facility.township_id)
     return (
@@ -98,7 +154,7 @@ def overdue_rows(
     )
 
     def build(row: Any) -> list[Any]:
-        code, name, township, village, tier, kind, last_at, due_on, custodian, phone = row
+        code, name, township, village, tier, kind, last_at, due_on, custodian, phone = row[:10]
         return [
             code,
             name,
@@ -111,6 +167,7 @@ def overdue_rows(
             (as_of - due_on).days,
             custodian or "",
             phone or "",
+            *record_cells(row[10:]),
         ]
 
     return stream(session, query, build)

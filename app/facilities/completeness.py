@@ -10,7 +10,9 @@ order the pages, the importer and the exports show them). A text field counts wh
 holds more than blanks.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, case, func
 
@@ -58,10 +60,25 @@ def _is_filled(field: str, value: object) -> bool:
 
 
 def of_facility(facility: Facility) -> Completeness:
+    return of_values({field: getattr(facility, field) for field in COLLECTION_FIELDS})
+
+
+def of_values(values: Mapping[str, Any]) -> Completeness:
+    """``of_facility`` of a facility's columns read as plain values (a missing key: empty)."""
     filled, missing = [], []
     for field in COLLECTION_FIELDS:
-        (filled if _is_filled(field, getattr(facility, field)) else missing).append(field)
+        (filled if _is_filled(field, values.get(field)) else missing).append(field)
     return Completeness(tuple(filled), tuple(missing))
+
+
+def as_read(completeness: Completeness) -> dict[str, Any]:
+    """The API shape (``FacilityRead.completeness``)."""
+    return {
+        "filled": len(completeness.filled),
+        "total": completeness.total,
+        "percent": completeness.percent,
+        "missing": list(completeness.missing),
+    }
 
 
 def filled_count() -> ColumnElement[int]:

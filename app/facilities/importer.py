@@ -52,7 +52,17 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.models.enums import KIND_LABELS_ZH, STATUS_LABELS_ZH, TIER_LABELS_ZH
+from app.models.enums import (
+    HEADSTONE_LABELS_ZH,
+    KIND_LABELS_ZH,
+    MATERIAL_LABELS_ZH,
+    PROTECTION_UNIT_LABELS_ZH,
+    STATUS_LABELS_ZH,
+    TIER_LABELS_ZH,
+    HeadstoneType,
+    MainMaterial,
+    ProtectionUnitType,
+)
 from app.schedule import service as schedule
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -73,6 +83,17 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "year_built": ("建成年份", "修建年份", "year_built"),
     "description": ("简介", "描述", "备注", "description"),
     "registered_on": ("登记日期", "registered_on"),
+    # the national collection's fields (app.facilities.completeness), and the management
+    # rule; not the record photo (photos are not imported)
+    "protection_unit": ("保护单位类型", "管护单位类型", "保护单位", "protection_unit"),
+    "headstone_type": ("墓碑类型", "墓碑形式", "headstone_type"),
+    "commemorates": ("纪念对象", "纪念事件", "commemorates"),
+    "area_m2": ("占地面积（平方米）", "占地面积(平方米)", "占地面积", "面积", "area_m2"),
+    "main_material": ("主要材质", "材质", "main_material"),
+    "dimensions": ("规格尺寸", "尺寸", "规格", "dimensions"),
+    "boundary_description": ("保护范围", "保护边界", "boundary_description"),
+    "management_rule": ("管理制度", "management_rule"),
+    "management_rule_on": ("制度日期", "管理制度日期", "制度制定日期", "management_rule_on"),
 }
 REQUIRED = ("code", "name", "kind", "township", "longitude", "latitude")
 
@@ -113,6 +134,46 @@ VALUES: dict[str, dict[str, str]] = {
             "迁移": FacilityStatus.relocated,
             "合并": FacilityStatus.merged,
             "归档": FacilityStatus.archived,
+        },
+    ),
+    "protection_unit": _labels(
+        PROTECTION_UNIT_LABELS_ZH,
+        {
+            "乡镇政府": ProtectionUnitType.township_government,
+            "乡镇": ProtectionUnitType.township_government,
+            "村委会": ProtectionUnitType.village_committee,
+            "居委会": ProtectionUnitType.village_committee,
+            "村民委员会": ProtectionUnitType.village_committee,
+            "村": ProtectionUnitType.village_committee,
+            "保护单位": ProtectionUnitType.memorial_unit,
+            "机关": ProtectionUnitType.public_body,
+            "企事业单位": ProtectionUnitType.public_body,
+            "亲属": ProtectionUnitType.family,
+            "家属": ProtectionUnitType.family,
+        },
+    ),
+    "headstone_type": _labels(
+        HEADSTONE_LABELS_ZH,
+        {
+            "立式": HeadstoneType.upright,
+            "立碑": HeadstoneType.upright,
+            "卧式": HeadstoneType.recumbent,
+            "卧碑": HeadstoneType.recumbent,
+            "纪念碑": HeadstoneType.stele,
+            "碑刻": HeadstoneType.tablet,
+            "牌匾": HeadstoneType.tablet,
+            "无": HeadstoneType.none,
+        },
+    ),
+    "main_material": _labels(
+        MATERIAL_LABELS_ZH,
+        {
+            "花岗石": MainMaterial.granite,
+            "汉白玉": MainMaterial.marble,
+            "青石板": MainMaterial.bluestone,
+            "水泥": MainMaterial.concrete,
+            "砖": MainMaterial.brick,
+            "土": MainMaterial.earth,
         },
     ),
     "crs": _labels(
@@ -293,6 +354,19 @@ def _date(value: Any) -> date:
     raise ValueError(f"'{value}' is not a date (write it as 2024-05-10)")
 
 
+_AREA = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*(?:平方米|平米|㎡|m²|m2)?$", re.IGNORECASE)
+
+
+def _area(value: Any) -> float:
+    """An area in m² as written: 120, 120.5, 1,200, 120平方米 or 120㎡."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _AREA.match(str(value).strip().replace(",", "").replace("，", ""))
+    if match is None:
+        raise ValueError(f"'{value}' is not an area in square metres (write it as 120.5)")
+    return float(match[1])
+
+
 def _parse_row(
     number: int, raw: list[Any], columns: dict[str, int], townships: _Townships
 ) -> tuple[_Row | None, list[RowError]]:
@@ -321,7 +395,7 @@ def _parse_row(
             continue
         elif name == "martyrs":
             value = _martyrs(value)
-        elif name == "registered_on":
+        elif name in ("registered_on", "management_rule_on"):
             try:
                 value = _date(value)
             except ValueError as exc:
@@ -329,6 +403,12 @@ def _parse_row(
                 continue
         elif name in ("code", "custodian_phone", "year_built"):
             value = str(value)
+        elif name == "area_m2":
+            try:
+                value = _area(value)
+            except ValueError as exc:
+                errors.append(RowError(number, name, str(exc)))
+                continue
         values[name] = value
     already = {e.field for e in errors}
     if "township" in already:

@@ -6,7 +6,13 @@ from app.clock import local_today
 from app.deps import CurrentUser, KeysetPageDep, SessionDep, SettingsDep, StaffUser
 from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, error_responses
 from app.facilities import service
-from app.facilities.schemas import FacilityCreate, FacilityRead, FacilitySort, FacilityUpdate
+from app.facilities.schemas import (
+    FacilityCreate,
+    FacilityRead,
+    FacilitySort,
+    FacilityUpdate,
+    TownshipCompleteness,
+)
 from app.geo.query import query_bbox
 from app.models import FacilityKind, FacilityStatus, Tier
 from app.schemas import Id, Page, SafeText
@@ -63,6 +69,19 @@ def list_facilities(
     return Page.of(listed, listed.rows, page)
 
 
+@router.get(
+    "/completeness",
+    response_model=list[TownshipCompleteness],
+    summary="How much of the national collection's record each township's facilities hold",
+)
+def township_completeness(session: SessionDep, user: CurrentUser) -> list[TownshipCompleteness]:
+    """Per township the caller sees (a township user: their own), its active facilities,
+    how many have all the collection's fields filled, and the fields filled over the fields
+    possible (facilities × fields), as a whole percent rounded down. Archived, merged and
+    relocated facilities are not counted."""
+    return service.township_completeness(session=session, user=user)
+
+
 @router.post(
     "",
     response_model=FacilityRead,
@@ -94,7 +113,10 @@ def read_facility(
     "/{facility_id}",
     response_model=FacilityRead,
     responses=error_responses(*BODY, 403, 404, 409),
-    summary="Change a facility (township users: location, custodian, martyrs, notes only)",
+    summary=(
+        "Change a facility (township users: custodian, martyrs, notes, the collection's"
+        " fields and the management rule only)"
+    ),
 )
 def update_facility(
     session: SessionDep,

@@ -25,6 +25,17 @@ TOWNSHIP_EDITABLE = frozenset(
         "custodian_phone",
         "year_built",
         "description",
+        # the national collection's record and the management rule (they know them best)
+        "protection_unit",
+        "headstone_type",
+        "commemorates",
+        "area_m2",
+        "main_material",
+        "dimensions",
+        "boundary_description",
+        "record_photo_id",
+        "management_rule",
+        "management_rule_on",
     }
 )
 
@@ -106,6 +117,10 @@ class FacilityUpdate(_FacilityFields):
     latitude: Latitude | None = None
     crs: Crs | None = None
     registered_on: Day | None = None
+    record_photo_id: Id | None = Field(
+        default=None,
+        description="全景/正面照片: one of this facility's photos (null clears it)",
+    )
 
     @model_validator(mode="after")
     def _coordinates_together(self) -> "FacilityUpdate":
@@ -122,6 +137,16 @@ class FacilityUpdate(_FacilityFields):
 class MartyrRead(BaseModel):
     name: str
     note: str | None = None
+
+
+class CompletenessRead(BaseModel):
+    """How many of the national collection's fields (``/vocabulary`` collection_fields)
+    the facility has filled."""
+
+    filled: int
+    total: int
+    percent: int = Field(description="whole percent, rounded down")
+    missing: list[str] = Field(description="the fields not filled, in the collection's order")
 
 
 class FacilityRead(BaseModel):
@@ -153,3 +178,30 @@ class FacilityRead(BaseModel):
     days_overdue: int
     created_at: datetime
     updated_at: datetime
+    # the national collection's fields (app.facilities.completeness)
+    protection_unit: ProtectionUnitType | None = None
+    headstone_type: HeadstoneType | None = None
+    commemorates: str | None = None
+    area_m2: float | None = None
+    main_material: MainMaterial | None = None
+    dimensions: str | None = None
+    boundary_description: str | None = None
+    record_photo_id: int | None = Field(
+        default=None,
+        description="全景/正面照片 (GET /api/v1/photos/{id}); may name a photo since removed",
+    )
+    management_rule: str | None = None
+    management_rule_on: date | None = None
+    plate_code: str = Field(description="the QR plate's code: the short URL /f/{plate_code}")
+    completeness: CompletenessRead
+
+
+class TownshipCompleteness(BaseModel):
+    """How much of the national collection's record a township's active facilities hold."""
+
+    township: TownshipRef
+    facilities: int = Field(description="active facilities")
+    complete: int = Field(description="facilities with all the fields filled")
+    filled: int = Field(description="fields filled, over all its active facilities")
+    possible: int = Field(description="fields possible: facilities × fields")
+    percent: int = Field(description="filled / possible, whole percent rounded down (0 if none)")

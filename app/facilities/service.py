@@ -5,7 +5,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, and_, case, func, or_
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
@@ -22,16 +22,28 @@ from app.errors import (
     NotFound,
     conflict_on_duplicate,
 )
+from app.facilities import completeness
 from app.facilities.schemas import (
     TOWNSHIP_EDITABLE,
     FacilityCreate,
     FacilityRead,
     FacilitySort,
     FacilityUpdate,
+    TownshipCompleteness,
 )
 from app.geo.crs import to_wgs84
 from app.geo.outline import CountyOutline
-from app.models import Crs, Facility, FacilityKind, FacilityStatus, Tier, Township, User
+from app.models import (
+    Crs,
+    Facility,
+    FacilityKind,
+    FacilityStatus,
+    Photo,
+    Tier,
+    Township,
+    User,
+)
+from app.plates import codes
 from app.schedule import service as schedule
 from app.schemas import TownshipRef
 from app.townships import service as townships
@@ -60,6 +72,8 @@ def to_read(facility: Facility, *, today: date) -> FacilityRead:
             "township": TownshipRef.model_validate(facility.township),
             "overdue": overdue,
             "days_overdue": days if overdue else 0,
+            "plate_code": codes.encode(facility.id),  # type: ignore[arg-type]
+            "completeness": completeness.as_read(completeness.of_facility(facility)),
         }
     )
 
@@ -192,8 +206,50 @@ def reads_of(session: Session, query: Select[Any], *, today: date) -> list[Facil
         overdue = values["status"] == FacilityStatus.active and days > 0
         values["overdue"] = overdue
         values["days_overdue"] = days if overdue else 0
+        values["plate_code"] = codes.encode(values["id"])
+        values["completeness"] = completeness.as_read(completeness.of_values(values))
         reads.append(FacilityRead.model_validate(values))
     return reads
+
+
+def township_completeness(*, session: Session, user: User) -> list[TownshipCompleteness]:
+    """Per township ``user`` sees (a township user: their own), how much of the national
+    collection's record its facilities hold: ACTIVE facilities only (an archived, merged
+    or relocated site is not reported to the collection), counted by
+    ``completeness.filled_count`` in one aggregate. A township without active facilities
+    is listed with zeros. Ordered by township code."""
+    total = len(completeness.COLLECTION_FIELDS)
+    filled = completeness.filled_count()
+    active = and_(Facility.township_id == Township.id, Facility.status == FacilityStatus.active)
+    query = (
+        select(  # type: ignore[call-overload]
+            Township.id,
+            Township.code,
+            Township.name,
+            func.count(Facility.id),
+            func.coalesce(func.sum(case((filled == total, 1), else_=0)), 0),
+            func.coalesce(func.sum(filled), 0),
+        )
+        .select_from(Township)
+        .outerjoin(Facility, active)
+        .group_by(Township.id, Township.code, Township.name)
+        .order_by(Township.code)
+    )
+    rows = session.execute(access.scope(query, user, Township.id)).all()
+    result = []
+    for township_id, code, name, facilities, complete, filled_sum in rows:
+        possible = facilities * total
+        result.append(
+            TownshipCompleteness(
+                township=TownshipRef(id=township_id, code=code, name=name),
+                facilities=facilities,
+                complete=int(complete),
+                filled=int(filled_sum),
+                possible=possible,
+                percent=100 * int(filled_sum) // possible if possible else 0,
+            )
+        )
+    return result
 
 
 def get_facility(
@@ -331,6 +387,10 @@ def problems(
     if registered_on is not None and registered_on > _today(session, settings, township_id):
         message = f"The registration date {registered_on} is in the future"
         found.append(Problem("registered_on", InvalidInput(("body", "registered_on"), message)))
+    if values.get("record_photo_id") is not None:
+        problem = _record_photo_problem(session, values["record_photo_id"], facility)
+        if problem is not None:
+            found.append(problem)
     county = county_outline(session, township_id)
     point = None
     if values.get("longitude") is not None and values.get("latitude") is not None:
@@ -344,6 +404,18 @@ def problems(
         except InvalidInput as exc:
             found.append(Problem(str(exc.detail[0]["loc"][-1]), exc))
     return found
+
+
+def _record_photo_problem(
+    session: Session, photo_id: int, facility: Facility | None
+) -> Problem | None:
+    """A record photo must be one of the facility's own photos (``Photo.facility_id``; the
+    column has no foreign key, so this is the check). None: it is."""
+    owner = session.exec(select(Photo.facility_id).where(Photo.id == photo_id)).first()
+    if owner is not None and facility is not None and owner == facility.id:
+        return None
+    message = f"Photo {photo_id} is not a photo of this facility (record_photo_id)"
+    return Problem("record_photo_id", InvalidInput(("body", "record_photo_id"), message))
 
 
 def _today(session: Session, settings: Settings, township_id: int | None) -> date:

@@ -27,6 +27,11 @@ class InspectionCreate(InputModel):
     checklist: dict[ChecklistItem, ChecklistAnswer] = Field(default_factory=dict)
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
     position: Position | None = None
+    plate_code: Annotated[str, StringConstraints(max_length=16)] | None = Field(
+        default=None,
+        description="the code of the facility's QR plate when the report was begun by"
+        " scanning it; it must be this facility's (the report is then flagged scanned_plate)",
+    )
 
 
 class ReviewCreate(InputModel):

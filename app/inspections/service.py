@@ -27,6 +27,7 @@ from app.inspections.schemas import InspectionCreate, InspectionRead, PositionRe
 from app.models import Crs, Facility, FacilityStatus, Inspection, ReviewStatus, User
 from app.models.base import utcnow
 from app.photos.schemas import PhotoRead
+from app.plates import codes as plate_codes
 from app.schedule import service as schedule
 from app.schemas import UserRef
 
@@ -56,6 +57,10 @@ def normalize_receipt(text: str) -> str:
 def payload_sha256(data: InspectionCreate) -> str:
     """A fingerprint of the report's content: a replay has the same one."""
     content = data.model_dump(mode="json")
+    if content.get("plate_code") is None:
+        # a report without a plate hashes as it did before plates existed: a replay of a
+        # report queued on a phone before the upgrade is still recognised as one
+        content.pop("plate_code", None)
     content["inspected_at"] = data.inspected_at.astimezone(UTC).isoformat()
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -98,6 +103,19 @@ def judge_position(
         "on_site": on_site,
         "flags": flags,
     }
+
+
+def _check_plate(facility: Facility, plate_code: str | None) -> list[str]:
+    """The flags a scanned plate earns: ``scanned_plate`` when the code is this facility's;
+    a code that is not (another site's plate, a mistyped one) is refused, never ignored."""
+    if plate_code is None or not plate_code.strip():
+        return []
+    if plate_codes.decode(plate_code) != facility.id:
+        raise InvalidInput(
+            ("body", "plate_code"),
+            "plate_code is not the plate code of this facility; scan the plate again",
+        )
+    return ["scanned_plate"]
 
 
 def _check_time(inspected_at: datetime) -> None:
@@ -184,6 +202,7 @@ def submit(
             with_township=False,
         )
         _check_time(data.inspected_at)  # after the 404 for another township's facility
+        plate_flags = _check_plate(facility, data.plate_code)
         if facility.status is not FacilityStatus.active:
             raise Conflict(
                 f"Facility {facility.id} is {facility.status.value}, not active;"
@@ -214,6 +233,7 @@ def submit(
         **dict.fromkeys(_POSITION_COLUMNS),
         **judge_position(settings=settings, facility=facility, data=data),
     }
+    values["flags"] = [*values["flags"], *plate_flags]
     inserted_id = session.execute(
         dialect_insert(session, Inspection)
         .values(values)

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
-from app import access, regions
+from app import access, regions, standard
 from app.errors import NotFound
 from app.funds import service as funds
 from app.funds.money import amount_zh, rate
@@ -74,6 +74,7 @@ def _facilities(session: Session, area: regions.Area, end: date) -> FacilityFigu
             Facility.township_id,
         )
     ).all()
+    shares = standard.township_shares(session, area.viewer, registered_by=end, until=end)
     per_township: dict[int, dict[Tier, int]] = {
         t.id: dict.fromkeys(Tier, 0)  # type: ignore[misc]
         for t in area.townships
@@ -87,6 +88,7 @@ def _facilities(session: Session, area: regions.Area, end: date) -> FacilityFigu
             county_id=t.county_id,
             active=sum(per_township[t.id].values()),  # type: ignore[index]
             by_tier=per_township[t.id],  # type: ignore[index]
+            **_six(shares.get(t.id)),  # type: ignore[arg-type]
         )
         for t in area.townships
     ]
@@ -96,14 +98,36 @@ def _facilities(session: Session, area: regions.Area, end: date) -> FacilityFigu
             county=CountyRef.model_validate(county),
             active=sum(r.active for r in rows),
             by_tier={tier: sum(r.by_tier[tier] for r in rows) for tier in Tier},
+            **_six_summed([shares[r.township.id] for r in rows if r.township.id in shares]),
         )
 
     return FacilityFigures(
         active_total=sum(by_tier.values()),
         by_tier=by_tier,
+        **_six_summed(list(shares.values())),
         by_township=by_township,
         by_county=_per_county(area.counties, by_township, county_row),
     )
+
+
+def _six(share: standard.TownshipShare | None) -> dict[str, Any]:
+    """A township's "六个一" figures (none without active sites)."""
+    if share is None:
+        return {"six_met": 0, "six_rate": None, "completeness": None}
+    return {
+        "six_met": share.all_met,
+        "six_rate": share.share,
+        "completeness": share.completeness,
+    }
+
+
+def _six_summed(shares: list[standard.TownshipShare]) -> dict[str, Any]:
+    """The "六个一" figures of several townships together."""
+    active = sum(s.active for s in shares)
+    met = sum(s.all_met for s in shares)
+    filled = sum(s.fields_filled for s in shares)
+    asked = sum(s.fields_total for s in shares)
+    return {"six_met": met, "six_rate": rate(met, active), "completeness": rate(filled, asked)}
 
 
 def _counted(start: date, end: date) -> ColumnElement[bool]:
@@ -326,10 +350,17 @@ def narrative(report: AnnualReport, *, township: str | None, whole: str = "全�
         if count
     )
     patrols = report.patrols
+    facilities = report.facilities
     parts = [
         f"{report.year}年，{where}纳入管理的零散烈士纪念设施共{report.facilities.active_total}处"
         + (f"（其中{tiers}）" if tiers else "")
         + "。",
+        (
+            f"对照“六个一”标准，达标设施{facilities.six_met}处，"
+            f"达标率{_percent(facilities.six_rate)}。"
+            if facilities.active_total
+            else ""
+        ),
         f"全年共巡查{patrols.total}次，覆盖设施{patrols.facilities_inspected}处"
         + (
             f"，巡查到位率{_percent(patrols.on_site_rate)}"

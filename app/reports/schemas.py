@@ -42,17 +42,56 @@ class TownshipFacilities(BaseModel):
     county_id: int
     active: int
     by_tier: dict[Tier, int]
+    six_met: int = Field(
+        default=0,
+        description='of those, meeting all six items of "六个一" (app.standard.judge) on their'
+        " latest accepted report inspected by the year's end and their record now",
+    )
+    six_rate: float | None = Field(
+        default=None, description='"六个一"达标率: six_met / active (null: no active sites)'
+    )
+    completeness: float | None = Field(
+        default=None,
+        description="the national collection's fields filled, of those asked of the active"
+        " sites (null: no active sites)",
+    )
 
 
 class CountyFacilities(BaseModel):
     county: CountyRef
     active: int
     by_tier: dict[Tier, int]
+    six_met: int = Field(
+        default=0,
+        description='of those, meeting all six items of "六个一" (app.standard.judge) on their'
+        " latest accepted report inspected by the year's end and their record now",
+    )
+    six_rate: float | None = Field(
+        default=None, description='"六个一"达标率: six_met / active (null: no active sites)'
+    )
+    completeness: float | None = Field(
+        default=None,
+        description="the national collection's fields filled, of those asked of the active"
+        " sites (null: no active sites)",
+    )
 
 
 class FacilityFigures(BaseModel):
     active_total: int
     by_tier: dict[Tier, int]
+    six_met: int = Field(
+        default=0,
+        description='of those, meeting all six items of "六个一" (app.standard.judge) on their'
+        " latest accepted report inspected by the year's end and their record now",
+    )
+    six_rate: float | None = Field(
+        default=None, description='"六个一"达标率: six_met / active (null: no active sites)'
+    )
+    completeness: float | None = Field(
+        default=None,
+        description="the national collection's fields filled, of those asked of the active"
+        " sites (null: no active sites)",
+    )
     by_township: list[TownshipFacilities]
     by_county: list[CountyFacilities]
 

@@ -120,6 +120,7 @@ MESSAGES.register(
         r"Facility (?P<id>\d+) not found",
         N_("Facility %(id)s was not found, or it is not in your township"),
     ),
+    (r"Facility not found", N_("No facility has this plate, or it is not in your area")),
     (
         r"Inspection (?P<id>\d+) not found",
         N_("Patrol report %(id)s was not found, or it is not in your township"),
@@ -189,6 +190,40 @@ MESSAGES.register(
     (
         r"Say why the report is rejected \(comment\)",
         N_("Say why the report is rejected (comment)"),
+    ),
+    # app.facilities.service: the record photo (全景/正面照片) must be the facility's own
+    (
+        r"Photo (?P<id>\d+) is not a photo of this facility \(record_photo_id\)",
+        N_("Photo %(id)s is not a photo of this facility: choose one of its own photos"),
+    ),
+    (
+        r"plate_code is not the plate code of this facility; scan the plate again",
+        N_("The scanned plate code (plate_code) is not this facility's: scan the plate again"),
+    ),
+)
+
+# The plate sheet (app.plates.router): which plates to print.
+MESSAGES.register(
+    (
+        r"Name a township_id or at least one facility_id",
+        N_("Choose a township (township_id) or at least one facility (facility_id)"),
+    ),
+    (
+        r"Township (?P<id>\d+) not found",
+        N_("Township %(id)s was not found, or it is not in your area"),
+    ),
+    (
+        r"Set MEMORIAL_PUBLIC_URL to the address phones reach before printing plates.*",
+        N_(
+            "Set MEMORIAL_PUBLIC_URL to the address phones reach before printing plates: "
+            "a plate's QR code must not hold this server's internal address"
+        ),
+    ),
+)
+FIELD_MESSAGES.register(
+    (
+        r"List should have at most (?P<n>\d+) items? after validation, not \d+",
+        N_("At most %(n)s items"),
     ),
 )
 
@@ -302,6 +337,8 @@ FIELD_LABELS = {
     "latitude": N_("Latitude"),
     "accuracy_m": N_("Position accuracy"),
     "crs": N_("Coordinate system"),
+    "plate_code": N_("Plate code"),
+    "record_photo_id": N_("Record photo (record_photo_id)"),
     "file": N_("Photo file"),
     "inspection_id": N_("Patrol report id"),
     "photo_id": N_("Photo id"),

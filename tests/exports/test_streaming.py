@@ -91,6 +91,8 @@ def listed_rows(db: Database, world: World, **filters: Any) -> list[list[Any]]:
                 (AS_OF - f.next_due_on).days,
                 f.custodian_name or "",
                 f.custodian_phone or "",
+                *([""] * 10),  # the national collection's record: none of it filled
+                0,  # 信息完整度（%）
             ]
             for f in facilities
         ]
@@ -149,7 +151,7 @@ def test_the_streamed_xlsx_holds_the_rows_the_listed_export_wrote(
         row[7] = row[7].date()  # a date cell comes back as a datetime at midnight
     assert as_read == expected
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:K{len(expected) + 1}"
+    assert sheet.auto_filter.ref == f"A1:V{len(expected) + 1}"  # 11 + 11 columns
     assert {sheet.cell(row=r, column=8).number_format for r in range(2, len(rows) + 1)} == {
         tables.DATE_FORMAT
     }

@@ -3,7 +3,6 @@
 zooms in), and single markers again once zoomed in. The demo has 60 sites, so the page's
 threshold is lowered with ``?clusters_above=``."""
 
-
 from tests.web.conftest import browser_sign_in, screenshot, serious_accessibility_violations
 
 FEED = "/api/v1/map/facilities.geojson"

@@ -29,6 +29,13 @@
   const who = document.getElementById("who");
   const submit = form.querySelector("button[type=submit]");
   const editNotice = document.getElementById("editing");
+  const scanButton = document.getElementById("scan");
+  const scanPanel = document.getElementById("scan-panel");
+  const scanVideo = document.getElementById("scan-video");
+  const scanStatus = document.getElementById("scan-status");
+  const scanned = document.getElementById("scanned");
+  const scanMessage = document.getElementById("scan-message");
+  const plateInput = document.getElementById("plate-code");
 
   const state = {
     session: null,       // {user, csrf, lang} of the signed-in inspector (cached offline)
@@ -42,6 +49,9 @@
     timer: null,
     editing: null,       // the refused report being fixed: it stays until the fix is saved
     storage: true,       // false where the browser has no IndexedDB
+    scanned: null,       // {facility_id, code}: the plate scanned (or typed) for this report
+    sitesSettled: false, // the list is as fresh as it gets (fetched, or no signal)
+    scanning: null,      // {stream, stop} while the camera looks for a QR code
   };
 
   function text(template, values) {
@@ -111,11 +121,13 @@
       options.unshift(el("option", { value: "", text: T.choose_site }));
     }
     select.replaceChildren(...options);
-    if (state.chosenByHand && rows.some((r) => String(r.site.id) === previous)) {
-      select.value = previous;
+    const wanted = state.scanned ? String(state.scanned.facility_id) : previous;
+    if ((state.scanned || state.chosenByHand) && rows.some((r) => String(r.site.id) === wanted)) {
+      select.value = wanted;
     } else if (options.length) {
       select.selectedIndex = 0;
     }
+    showScanned();
     if (!state.sites.length) siteHint.textContent = T.no_sites;
     else if (!rows.length) siteHint.textContent = T.no_match;
     else describeSite();
@@ -144,7 +156,11 @@
       state.sitesFetched = cached.fetched_at;
       renderSites();
     }
-    if (!navigator.onLine || state.signedIn === false || userId === null) return;
+    if (!navigator.onLine || state.signedIn === false || userId === null) {
+      state.sitesSettled = true;
+      showScanned();
+      return;
+    }
     try {
       const response = await fetch("/api/v1/map/facilities.geojson?status=active",
         { credentials: "same-origin", headers: { Accept: "application/geo+json" } });
@@ -166,6 +182,10 @@
       state.sitesFetched = fetched;
       renderSites();
     } catch (error) { /* no signal: the cached list stays */ }
+    finally {
+      state.sitesSettled = true;
+      showScanned();
+    }
   }
 
   // --- who is signed in ---------------------------------------------------------------
@@ -325,6 +345,236 @@
     });
   });
 
+  // --- the site's QR plate: /m/?site=&plate= (from /f/{code}), the camera, or typed ----------
+
+  /* The plate code of app/plates/codes.py read back here, so that a scan chooses the site
+   * with no signal: 7 base-31 digits of (id × M + OFFSET) mod 31⁷ and a check character. */
+  const PLATE = {
+    alphabet: "23456789ABCDEFGHJKMNPQRSTUVWXYZ",
+    modulus: 27512614111n,
+    offset: 3141592653n,
+    inverse: 11196247608n,  // of the multiplier 9876543211, modulo 31⁷
+  };
+
+  /** The facility id a plate code names, or null (any case, blanks around it ignored). */
+  function decodePlate(code) {
+    const text = String(code || "").trim().toUpperCase();
+    if (text.length !== 8) return null;
+    const digits = [];
+    for (const ch of text) {
+      const value = PLATE.alphabet.indexOf(ch);
+      if (value < 0) return null;
+      digits.push(value);
+    }
+    const check = digits.pop();
+    if (digits.reduce((sum, d, i) => sum + (i + 1) * d, 0) % 31 !== check) return null;
+    let n = 0n;
+    for (const d of digits) n = n * 31n + BigInt(d);
+    const id = (((n - PLATE.offset) * PLATE.inverse) % PLATE.modulus + PLATE.modulus) % PLATE.modulus;
+    return id > 0n ? Number(id) : null;
+  }
+
+  /** The plate code a QR code holds: a URL ending in /f/{code}, or the bare code. */
+  function plateOf(scannedText) {
+    const raw = String(scannedText || "").trim();
+    let candidate = raw;
+    try {
+      const path = new URL(raw).pathname;
+      const match = /\/f\/([^/]+)\/?$/.exec(path);
+      candidate = match ? decodeURIComponent(match[1]) : "";
+    } catch (error) { /* not a URL: perhaps the code itself */ }
+    return decodePlate(candidate) === null ? null : candidate.trim().toUpperCase();
+  }
+
+  function showScanMessage(message) {
+    scanMessage.textContent = message || "";
+    scanMessage.hidden = !message;
+  }
+
+  /** The mark "scanned · plate CODE" under the list, or why the plate's site is not there. */
+  function showScanned() {
+    const plate = state.scanned;
+    const site = plate && state.sites.find((s) => s.id === plate.facility_id);
+    scanned.hidden = !(site && select.value === String(site.id));
+    if (!scanned.hidden) {
+      scanned.textContent = text(T.scanned, { code: plate.code });
+      if (scanMessage.dataset.kind === "elsewhere") showScanMessage("");
+    } else if (plate && !site && state.sitesSettled) {
+      showScanMessage(text(T.plate_elsewhere, { code: plate.code }));
+      scanMessage.dataset.kind = "elsewhere";
+    }
+  }
+
+  /** Chooses the site of a plate (scanned, typed, or handed over in the address). */
+  function choosePlate(code) {
+    const id = decodePlate(code);
+    if (id === null) {
+      showScanMessage(text(T.plate_invalid, { code: String(code).trim().slice(0, 16) }));
+      scanMessage.dataset.kind = "invalid";
+      return false;
+    }
+    showScanMessage("");
+    scanMessage.dataset.kind = "";
+    state.scanned = { facility_id: id, code: String(code).trim().toUpperCase() };
+    search.value = "";
+    renderSites();
+    return true;
+  }
+
+  function forgetPlate() {
+    state.scanned = null;
+    scanned.hidden = true;
+    if (scanMessage.dataset.kind === "elsewhere") showScanMessage("");
+  }
+
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = el("script", { src: src });
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+
+  /** A function that reads a QR code off the video, or throws. The browser's own detector
+   *  where it has one for QR codes, else jsQR (vendored, served at /m/jsQR.js; loaded only
+   *  now, kept by the service worker for no signal). */
+  async function qrReader() {
+    if ("BarcodeDetector" in window) {
+      let formats = ["qr_code"];
+      if (typeof BarcodeDetector.getSupportedFormats === "function") {
+        formats = await BarcodeDetector.getSupportedFormats().catch(() => formats);
+      }
+      if (formats.includes("qr_code")) {
+        const detector = new BarcodeDetector({ formats: ["qr_code"] });
+        return async () => {
+          const found = await detector.detect(scanVideo);
+          return found.length ? found[0].rawValue : null;
+        };
+      }
+    }
+    if (!window.jsQR) await loadScript("/m/jsQR.js");
+    const canvas = document.createElement("canvas");
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    return async () => {
+      const width = scanVideo.videoWidth;
+      const height = scanVideo.videoHeight;
+      if (!width || !height) return null;
+      const scale = Math.min(1, 800 / Math.max(width, height));
+      canvas.width = Math.round(width * scale);
+      canvas.height = Math.round(height * scale);
+      context.drawImage(scanVideo, 0, 0, canvas.width, canvas.height);
+      const image = context.getImageData(0, 0, canvas.width, canvas.height);
+      const found = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "attemptBoth" });
+      return found ? found.data : null;
+    };
+  }
+
+  function stopScan() {
+    const scanning = state.scanning;
+    state.scanning = null;
+    if (scanning && scanning.stream) for (const track of scanning.stream.getTracks()) track.stop();
+    scanVideo.srcObject = null;
+    scanVideo.hidden = true;
+  }
+
+  function closeScan() {
+    stopScan();
+    scanPanel.hidden = true;
+    scanButton.setAttribute("aria-expanded", "false");
+  }
+
+  function cameraUnavailable(message) {
+    stopScan();
+    scanStatus.textContent = message;
+    plateInput.focus();
+  }
+
+  async function startScan() {
+    stopScan();
+    scanPanel.hidden = false;
+    scanButton.setAttribute("aria-expanded", "true");
+    scanStatus.textContent = T.scan_looking;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      cameraUnavailable(T.camera_unavailable);
+      return;
+    }
+    const scanning = { stream: null };
+    state.scanning = scanning;
+    try {
+      scanning.stream = await navigator.mediaDevices.getUserMedia(
+        { video: { facingMode: { ideal: "environment" } }, audio: false });
+    } catch (error) {
+      if (state.scanning === scanning) cameraUnavailable(T.camera_unavailable);
+      return;
+    }
+    if (state.scanning !== scanning) { for (const t of scanning.stream.getTracks()) t.stop(); return; }
+    scanVideo.srcObject = scanning.stream;
+    scanVideo.hidden = false;
+    await scanVideo.play().catch(() => null);
+    let read;
+    try {
+      read = await qrReader();
+    } catch (error) {
+      if (state.scanning === scanning) cameraUnavailable(T.reader_unavailable);
+      return;
+    }
+    while (state.scanning === scanning) {
+      const value = await read().catch(() => null);
+      if (state.scanning !== scanning) return;
+      if (value) {
+        const code = plateOf(value);
+        if (code) {
+          closeScan();
+          choosePlate(code);
+          select.focus();
+          return;
+        }
+        scanStatus.textContent = T.not_a_plate;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  function typedPlate() {
+    const code = plateInput.value;
+    if (!code.trim()) { plateInput.focus(); return; }
+    if (choosePlate(code)) {
+      plateInput.value = "";
+      closeScan();
+      select.focus();
+    } else {
+      // said beside the field being typed in, once
+      scanStatus.textContent = scanMessage.textContent;
+      showScanMessage("");
+      plateInput.focus();
+    }
+  }
+
+  scanButton.addEventListener("click", () => { if (scanPanel.hidden) startScan(); else closeScan(); });
+  document.getElementById("scan-close").addEventListener("click", closeScan);
+  document.getElementById("plate-go").addEventListener("click", typedPlate);
+  plateInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); typedPlate(); }
+  });
+
+  /** /m/?site={id}&plate={CODE}: where /f/{code} sends a signed-in inspector. */
+  function plateFromAddress() {
+    const query = new URLSearchParams(window.location.search);
+    const plate = (query.get("plate") || "").slice(0, 16);
+    const site = query.get("site");
+    if (!plate && !site) return;
+    if (!plate || (site && String(decodePlate(plate)) !== site)) {
+      showScanMessage(text(T.plate_invalid, { code: plate || site.slice(0, 16) }));
+      scanMessage.dataset.kind = "invalid";
+      return;
+    }
+    choosePlate(plate);
+  }
+
+  // for the tests: the same codes as the server's
+  MP.plates = { decode: decodePlate, plateOf: plateOf };
+
   // --- the report -------------------------------------------------------------------------
 
   function showError(message) {
@@ -348,6 +598,9 @@
     state.photos = [];
     renderPhotos();
     state.chosenByHand = false;
+    forgetPlate();
+    closeScan();
+    if (window.location.search) window.history.replaceState(null, "", window.location.pathname);
     search.value = "";
     renderSites();
   }
@@ -373,6 +626,7 @@
         facility_id: site.id,
         facility_name: site.name,
         facility_code: site.code,
+        plate_code: state.scanned && state.scanned.facility_id === site.id ? state.scanned.code : null,
         inspected_at: fixing ? fixing.inspected_at : new Date().toISOString(),
         created_at: new Date().toISOString(),
         condition: condition.value,
@@ -440,6 +694,7 @@
     state.editing = report;
     editNotice.hidden = false;
     state.chosenByHand = state.sites.some((s) => s.id === report.facility_id);
+    if (report.plate_code) state.scanned = { facility_id: report.facility_id, code: report.plate_code };
     renderSites();
     if (state.chosenByHand) {
       select.value = String(report.facility_id);
@@ -464,7 +719,8 @@
     const when = new Date(report.inspected_at).toLocaleString();
     const children = [
       el("div", { className: "title", text: report.facility_name + "（" + report.facility_code + "）" }),
-      el("div", { className: "meta", text: when + (photos.length ? " · " + T.photos + " " + sentPhotos + "/" + photos.length : "") }),
+      el("div", { className: "meta", text: when + (photos.length ? " · " + T.photos + " " + sentPhotos + "/" + photos.length : "") +
+        (report.plate_code ? " · " + text(T.scanned, { code: report.plate_code }) : "") }),
       el("div", { className: "state", text: stateLabel(report) }),
     ];
     if (report.state === "sent" && report.sent_at) {
@@ -585,7 +841,12 @@
 
   // --- start -----------------------------------------------------------------------------------
 
-  select.addEventListener("change", () => { state.chosenByHand = true; describeSite(); });
+  select.addEventListener("change", () => {
+    state.chosenByHand = true;
+    // another site than the plate's: the report no longer carries the plate
+    if (state.scanned && String(state.scanned.facility_id) !== select.value) forgetPlate();
+    describeSite();
+  });
   document.getElementById("rest-sound").addEventListener("click", () => {
     for (const item of form.querySelectorAll(".checklist .item")) {
       if (!item.querySelector("input:checked")) item.querySelector("input[value=ok]").checked = true;
@@ -628,6 +889,7 @@
 
   (async () => {
     positionText.textContent = T.position_wait;
+    plateFromAddress();
     watchPosition();
     try {
       await MP.Outbox.setMeta("strings", { photo: T.photo });

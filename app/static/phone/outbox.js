@@ -146,6 +146,7 @@
     };
     if (report.notes) body.notes = report.notes;
     if (report.position) body.position = report.position;
+    if (report.plate_code) body.plate_code = report.plate_code;  // begun by scanning the plate
     return body;
   }
 

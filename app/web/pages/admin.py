@@ -28,7 +28,14 @@ from app.exports.tables import csv_response
 from app.facilities import importer
 from app.limits import BodyLimitMiddleware, size_text
 from app.models import County, Role, Tier, User
-from app.models.enums import KIND_LABELS_ZH, STATUS_LABELS_ZH, TIER_LABELS_ZH
+from app.models.enums import (
+    HEADSTONE_LABELS_ZH,
+    KIND_LABELS_ZH,
+    MATERIAL_LABELS_ZH,
+    PROTECTION_UNIT_LABELS_ZH,
+    STATUS_LABELS_ZH,
+    TIER_LABELS_ZH,
+)
 from app.schedule import service as schedule
 from app.schedule.schemas import PoliciesUpdate
 from app.schemas import Id
@@ -138,6 +145,10 @@ web_errors.register(
         N_("'%(value)s' is not a date (write it as 2024-05-10)"),
     ),
     (
+        r"'(?P<value>.*)' is not an area in square metres \(write it as 120.5\)",
+        N_("'%(value)s' is not an area in square metres (write it as 120.5)"),
+    ),
+    (
         r"A facility with code '(?P<code>.*)' already exists \(id (?P<id>\d+)\)",
         N_("A facility with code %(code)s already exists"),
     ),
@@ -173,7 +184,14 @@ web_errors.register(
 )
 
 #: the importer's choices, by field, as people write them
-_CHOICES = {"tier": TIER_LABELS_ZH, "kind": KIND_LABELS_ZH, "status": STATUS_LABELS_ZH}
+_CHOICES = {
+    "tier": TIER_LABELS_ZH,
+    "kind": KIND_LABELS_ZH,
+    "status": STATUS_LABELS_ZH,
+    "protection_unit": PROTECTION_UNIT_LABELS_ZH,
+    "headstone_type": HEADSTONE_LABELS_ZH,
+    "main_material": MATERIAL_LABELS_ZH,
+}
 _NOT_ONE_OF = re.compile(r"'(?P<value>.*)' is not one of .*", re.DOTALL)
 
 _PATTERN_HINTS = {

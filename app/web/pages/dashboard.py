@@ -1,6 +1,7 @@
 """Pages: the dashboard (首页) — what a clerk or a township officer opens every morning.
 
-Overdue sites by township (the ``/stats`` figures), the running or next campaign and its
+Overdue sites by township (the ``/stats`` figures), the "六个一" share and the record's
+completeness per township (``app.standard.township_shares``), the running or next campaign and its
 progress, reports waiting for review, the year's fund execution (a chart and its table),
 and the latest reports. A township officer sees the same for their own township only:
 every figure comes from the services with the user's scope.
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from app import access
+from app import access, standard
 from app.clock import local_today
 from app.deps import SessionDep, SettingsDep
 from app.funds import service as funds
@@ -30,7 +31,9 @@ from app.models import (
     User,
 )
 from app.reports import service as reports
+from app.reports.schemas import TownshipOverdue
 from app.schedule import campaigns
+from app.schemas import TownshipRef
 from app.web import charts
 from app.web.i18n import format_money
 from app.web.session import PageUser
@@ -144,6 +147,28 @@ def fund_chart(request: Request, rows: list[tuple[Township, FundAccount]], year:
     return chart, charts.legend(series)
 
 
+def six_view(
+    *, session: Session, user: User, sites: list[TownshipOverdue]
+) -> tuple[list[tuple[TownshipRef, standard.TownshipShare]], standard.TownshipShare]:
+    """Per township the user sees (those of the overdue table), the "六个一" share and the
+    record's completeness (``app.standard.township_shares``), and the total."""
+    shares = standard.township_shares(session, user)
+    rows = [
+        (
+            row.township,
+            shares.get(row.township.id) or standard.TownshipShare(row.township.id, 0, 0, 0),
+        )
+        for row in sites
+    ]
+    total = standard.TownshipShare(
+        0,
+        sum(s.active for _t, s in rows),
+        sum(s.all_met for _t, s in rows),
+        sum(s.fields_filled for _t, s in rows),
+    )
+    return rows, total
+
+
 @router.get("/")
 def dashboard(
     request: Request, user: PageUser, session: SessionDep, settings: SettingsDep
@@ -165,6 +190,7 @@ def dashboard(
     spent = sum(a.spent_fen for _t, a in accounts)
     chart, legend = fund_chart(request, accounts, year)
     campaign = campaign_view(session=session, user=user, today=today)
+    six_rows, six_total = six_view(session=session, user=user, sites=sites)
     next_kind, next_starts, next_ends = next_default_window(today)
     return render(
         request,
@@ -192,6 +218,8 @@ def dashboard(
             },
             "rate_of": rate,
             "fund_chart": chart,
+            "six_rows": six_rows,
+            "six_total": six_total,
             "fund_legend": legend,
         },
     )

@@ -11,19 +11,21 @@ import dataclasses
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import segno
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app import access
+from app import access, standard
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
-from app.errors import AppError, Forbidden
-from app.facilities import service
+from app.errors import AppError, Forbidden, InvalidInput
+from app.facilities import completeness, service
+from app.facilities.completeness import COLLECTION_FIELDS
 from app.facilities.schemas import TOWNSHIP_EDITABLE, FacilitySort, FacilityUpdate
 from app.inspections import service as inspections
 from app.maintenance import service as maintenance
@@ -34,9 +36,12 @@ from app.models import (
     FacilityStatus,
     MaintenanceOrder,
     OrderStatus,
+    Photo,
     Tier,
     User,
 )
+from app.models.enums import HeadstoneType, MainMaterial, ProtectionUnitType
+from app.plates import codes, urls
 from app.schemas import Id, Offset, SafeText
 from app.townships import service as townships
 from app.web import errors as web_errors
@@ -121,6 +126,21 @@ FIELD_LABELS = {
     "custodian_phone": N_("Custodian's phone"),
     "martyrs": N_("Martyrs"),
     "description": N_("Description"),
+    # the national collection's fields (app/facilities/completeness.py COLLECTION_FIELDS)
+    "protection_unit": N_("Protection unit type"),
+    "headstone_type": N_("Headstone type"),
+    "commemorates": N_("Commemorates"),
+    "area_m2": N_("Area (m²)"),
+    "main_material": N_("Main material"),
+    "dimensions": N_("Dimensions"),
+    "boundary_description": N_("Protection boundary"),
+    "management_rule": N_("Management rule"),
+    "management_rule_on": N_("Rule adopted on"),
+}
+#: the collection's fields by their msgids (their Chinese is COLLECTION_FIELDS' label)
+COLLECTION_LABELS = {
+    **{name: FIELD_LABELS[name] for name in COLLECTION_FIELDS if name in FIELD_LABELS},
+    "record_photo_id": N_("Panorama or front photo"),
 }
 LOCATION = ("longitude", "latitude", "crs")
 
@@ -131,13 +151,31 @@ FIELD_GROUPS = (
         ("code", "name", "kind", "tier", "status", "township_id", "registered_on", "year_built"),
     ),
     (N_("Location"), ("village", "address", "longitude", "latitude", "crs")),
-    (N_("Custody"), ("custodian_name", "custodian_phone")),
+    (
+        N_("Custody"),
+        ("custodian_name", "custodian_phone", "management_rule", "management_rule_on"),
+    ),
     (N_("Martyrs and description"), ("martyrs", "description")),
+    (
+        N_("National collection"),
+        (
+            "protection_unit",
+            "headstone_type",
+            "commemorates",
+            "area_m2",
+            "main_material",
+            "dimensions",
+            "boundary_description",
+        ),
+    ),
 )
 FIELD_HINTS = {
     "martyrs": N_("One martyr a line, any note after a colon: 张三：1947年牺牲"),
     "crs": N_("The system the coordinates are given in; they are stored converted to WGS-84"),
     "code": N_("Letters, digits, dots, dashes and underscores"),
+    "management_rule": N_("The rule's title or a short summary, e.g. 烈士零散墓看护管理制度"),
+    "dimensions": N_("Length × width × height, e.g. 1.2 m × 0.6 m × 1.5 m"),
+    "boundary_description": N_("The protection boundary in words, e.g. 墓基外延 5 米"),
 }
 
 CRS_LABELS = {
@@ -261,6 +299,7 @@ NOTICES = {
     "saved": N_("The changes have been saved."),
     "unchanged": N_("Nothing was changed."),
     "archived": N_("The facility has been archived. It is no longer patrolled."),
+    "photo": N_("The record photo has been set."),
 }
 
 
@@ -332,11 +371,21 @@ def facility_page(
             offset=0,
         )
     _ = gettext(request)
+    plate_url = plate_url_of(request, settings, facility_id)
     return render(
         request,
         "facilities/detail.html",
         {
             "f": facility,
+            "standing": standard.standing(session, facility),
+            "six_labels": SIX_LABELS,
+            "record": completeness.of_facility(facility),
+            "collection_labels": COLLECTION_LABELS,
+            "photos": facility_photos(session, facility_id),
+            "record_photo": record_photo_of(session, facility),
+            "plate_code": codes.encode(facility_id),
+            "plate_url": plate_url,
+            "plate_svg": plate_svg(plate_url, _("QR code of the plate: %(url)s", url=plate_url)),
             "row": _row(facility, today),
             "due_in": (facility.next_due_on - today).days,
             "reports": reports,
@@ -361,6 +410,52 @@ def facility_page(
     )
 
 
+#: the "六个一" items as the page names them (their Chinese is app.standard.SIX_LABELS_ZH)
+SIX_LABELS = {
+    standard.SixItem.sign: N_("A clear sign"),
+    standard.SixItem.biography: N_("A biography of the martyrs"),
+    standard.SixItem.headstone: N_("A proper headstone"),
+    standard.SixItem.boundary: N_("A protection boundary"),
+    standard.SixItem.management: N_("A management rule"),
+    standard.SixItem.access: N_("An access path"),
+}
+#: how many of a facility's photos the page offers as its record photo (newest first)
+PHOTO_CHOICES = 24
+
+
+def plate_url_of(request: Request, settings: Settings, facility_id: int) -> str:
+    """The short URL a facility's plate holds: ``{public_url or this site}/f/{code}``."""
+    return f"{urls.base_url(request, settings)}/f/{codes.encode(facility_id)}"
+
+
+def plate_svg(url: str, title: str) -> str:
+    """The plate's QR code as inline SVG (error correction H: a weathered plate still reads)."""
+    return segno.make(url, error="h").svg_inline(
+        scale=4, title=title, svgclass="plate-qr", lineclass=None, omitsize=False
+    )
+
+
+def facility_photos(session: Session, facility_id: int) -> list[Photo]:
+    """The facility's photos (its reports' and its orders'), newest first."""
+    return list(
+        session.scalars(
+            select(Photo)
+            .where(Photo.facility_id == facility_id)
+            .order_by(Photo.id.desc())
+            .limit(PHOTO_CHOICES)
+        )
+    )
+
+
+def record_photo_of(session: Session, facility: Facility) -> Photo | None:
+    """The facility's record photo, if it still has it (a photo removed since is not
+    shown, as the record's completeness still counts the choice)."""
+    if facility.record_photo_id is None:
+        return None
+    photo = session.get(Photo, facility.record_photo_id)
+    return photo if photo is not None and photo.facility_id == facility.id else None
+
+
 #: what an audit entry of a facility did, and the fields it changed, as the page names them
 ACTION_LABELS = {
     "facility.create": N_("Registered"),
@@ -371,6 +466,7 @@ CHANGE_LABELS = {
     **{name: label for name, label in FIELD_LABELS.items() if name not in LOCATION},
     "location": N_("Location"),
     "next_due_on": N_("Next due date"),
+    "record_photo_id": COLLECTION_LABELS["record_photo_id"],
 }
 
 
@@ -440,7 +536,22 @@ def current_values(facility: Facility) -> dict[str, str]:
         "custodian_phone": facility.custodian_phone or "",
         "martyrs": martyrs_text(facility.martyrs),
         "description": facility.description or "",
+        "protection_unit": _enum_text(facility.protection_unit),
+        "headstone_type": _enum_text(facility.headstone_type),
+        "commemorates": facility.commemorates or "",
+        "area_m2": "" if facility.area_m2 is None else f"{facility.area_m2:g}",
+        "main_material": _enum_text(facility.main_material),
+        "dimensions": facility.dimensions or "",
+        "boundary_description": facility.boundary_description or "",
+        "management_rule": facility.management_rule or "",
+        "management_rule_on": (
+            "" if facility.management_rule_on is None else facility.management_rule_on.isoformat()
+        ),
     }
+
+
+def _enum_text(value: Any) -> str:
+    return "" if value is None else str(value.value)
 
 
 def _typed(name: str, text: str) -> Any:
@@ -454,12 +565,12 @@ def _typed(name: str, text: str) -> Any:
     if name in ("year_built", "township_id"):
         number = whole_number(text)
         return text if number is None else number
-    if name in ("longitude", "latitude"):
+    if name in ("longitude", "latitude", "area_m2"):
         try:
             return float(text)
         except ValueError:
             return text
-    if name == "registered_on":
+    if name in ("registered_on", "management_rule_on"):
         try:
             return date.fromisoformat(text)
         except ValueError:
@@ -501,7 +612,12 @@ def field_errors(exc: ValidationError, _: Gettext) -> dict[str, str]:
 
 
 #: the bounds of the form's numbers (app/facilities/schemas.py)
-NUMBER_RANGES = {"year_built": (1840, 2100), "longitude": (-180, 180), "latitude": (-90, 90)}
+NUMBER_RANGES = {
+    "year_built": (1840, 2100),
+    "longitude": (-180, 180),
+    "latitude": (-90, 90),
+    "area_m2": (0, 10_000_000),
+}
 
 
 def _schema_message(error: Any, field: str, _: Gettext) -> str:
@@ -519,7 +635,10 @@ def _schema_message(error: Any, field: str, _: Gettext) -> str:
     if kind in ("greater_than_equal", "less_than_equal") and field in NUMBER_RANGES:
         low, high = NUMBER_RANGES[field]
         return _("Enter a number from %(low)s to %(high)s", low=low, high=high)
-    if kind in ("greater_than_equal", "less_than_equal") and field == "registered_on":
+    if kind in ("greater_than_equal", "less_than_equal") and field in (
+        "registered_on",
+        "management_rule_on",
+    ):
         return _("Enter a date between 1900 and 2100")
     if kind in ("int_parsing", "int_from_float", "float_parsing", "finite_number"):
         return _("Enter a number")
@@ -563,6 +682,11 @@ def _edit_form(
                 if s is not FacilityStatus.archived or facility.status is s
             ],
             "crs_labels": CRS_LABELS,
+            "enum_choices": {
+                "protection_unit": list(ProtectionUnitType),
+                "headstone_type": list(HeadstoneType),
+                "main_material": list(MainMaterial),
+            },
         },
         status_code=status_code,
     )
@@ -641,6 +765,46 @@ def _problems(
         field = problem.field if problem.field in FIELD_LABELS else "form"
         errors.setdefault(field, web_errors.translate(problem.message, _))
     return errors, (found[0].error.status_code if found else 200)
+
+
+# --- the record photo ----------------------------------------------------------------------
+
+web_errors.register(
+    (
+        r"Photo (?P<id>\d+) is not a photo of this facility( \(record_photo_id\))?",
+        N_("Photo %(id)s is not a photo of this facility"),
+    ),
+)
+
+
+@router.post("/facilities/{facility_id}/record-photo")
+def set_record_photo(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: PageUser,
+    facility_id: Id,
+    photo_id: Annotated[Id, Form()],
+    _csrf: None = Csrf,
+) -> Response:
+    """Mark one of the facility's photos as its record photo (全景/正面照片). County staff
+    and the officers of its township may (another township's facility is the 404 page);
+    the service's rules for ``record_photo_id`` apply as for PATCH."""
+    facility = service.get_facility(
+        session=session, user=user, facility_id=facility_id, for_update=True
+    )
+    photo = session.get(Photo, photo_id)
+    if photo is None or photo.facility_id != facility_id:
+        # checked here too: an id from another facility (or none) never becomes the record
+        raise InvalidInput(
+            ("body", "photo_id"), f"Photo {photo_id} is not a photo of this facility"
+        )
+    if facility.record_photo_id != photo_id:
+        data = FacilityUpdate(record_photo_id=photo_id)
+        service.update_facility(
+            session=session, settings=settings, actor=user, facility_id=facility_id, data=data
+        )
+    return RedirectResponse(f"/facilities/{facility_id}?notice=photo#record-photo", 303)
 
 
 # --- archiving -----------------------------------------------------------------------------

@@ -62,7 +62,12 @@ _MEDIA_TYPES = {
     "icon.svg": "image/svg+xml",
     "icon-192.png": "image/png",
     "icon-512.png": "image/png",
+    "jsQR.js": "text/javascript; charset=utf-8",
 }
+#: vendored files served among the page's own (gzipped, and so kept by the service worker):
+#: jsQR reads a plate's QR code where the browser has no ``BarcodeDetector``
+VENDOR_DIR = ASSET_DIR.parent / "vendor"
+_VENDORED = {"jsQR.js": VENDOR_DIR / "jsqr" / "jsQR.js"}
 _COMPRESSIBLE = ("text/", "image/svg+xml", "application/manifest+json", "application/json")
 HOME = "/m/"
 
@@ -111,6 +116,21 @@ SCRIPT_STRINGS = {
         "This browser cannot keep reports on the phone (a private window?): "
         "open the form in the phone's normal browser"
     ),
+    "scanned": N_("Scanned · plate %(code)s"),
+    "plate_invalid": N_("%(code)s is not a plate code: check the 8 characters"),
+    "plate_elsewhere": N_(
+        "The facility of plate %(code)s is not in your list: it belongs to another township,"
+        " or is no longer patrolled"
+    ),
+    "scan_looking": N_("Point the camera at the QR code on the plate"),
+    "not_a_plate": N_("This QR code is not a plate of these facilities: point at the site's plate"),
+    "camera_unavailable": N_(
+        "The camera cannot be used (not allowed, or no camera): type the 8-character code"
+        " printed on the plate"
+    ),
+    "reader_unavailable": N_(
+        "The QR reader could not be loaded: type the 8-character code printed on the plate"
+    ),
     "metres": N_("m"),
     "kilometres": N_("km"),
 }
@@ -141,7 +161,7 @@ def _asset(body: bytes, media_type: str) -> Asset:
 def assets() -> dict[str, Asset]:
     """The page's files, read once. ``sw.js`` carries the version (``asset_version``), so
     any change installs a new worker with a fresh cache."""
-    files = {name: (ASSET_DIR / name).read_bytes() for name in _MEDIA_TYPES}
+    files = {name: _VENDORED.get(name, ASSET_DIR / name).read_bytes() for name in _MEDIA_TYPES}
     files["sw.js"] = files["sw.js"].replace(b"__VERSION__", asset_version().encode())
     return {name: _asset(body, _MEDIA_TYPES[name]) for name, body in files.items()}
 
@@ -152,7 +172,8 @@ def asset_version() -> str:
     for its scripts and styles with ``?v=`` this, so a page and its files travel together
     through the worker's cache."""
     version = hashlib.sha256()
-    for path in sorted(ASSET_DIR.iterdir()) + sorted((TEMPLATE_DIR / "phone").glob("*.html")):
+    paths = sorted(ASSET_DIR.iterdir()) + sorted((TEMPLATE_DIR / "phone").glob("*.html"))
+    for path in paths + list(_VENDORED.values()):
         version.update(path.name.encode() + b"\0" + path.read_bytes())
     return version.hexdigest()[:16]
 
