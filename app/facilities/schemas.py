@@ -74,7 +74,7 @@ class _FacilityFields(InputModel):
     commemorates: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="纪念对象"
     )
-    area_m2: Annotated[float, Field(ge=0, le=10_000_000, allow_inf_nan=False)] | None = Field(
+    area_m2: Annotated[float, Field(gt=0, le=10_000_000, allow_inf_nan=False)] | None = Field(
         default=None, description="占地面积, m²"
     )
     main_material: MainMaterial | None = Field(default=None, description="主要材质")

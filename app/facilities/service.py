@@ -387,6 +387,12 @@ def problems(
     if registered_on is not None and registered_on > _today(session, settings, township_id):
         message = f"The registration date {registered_on} is in the future"
         found.append(Problem("registered_on", InvalidInput(("body", "registered_on"), message)))
+    rule_on = values.get("management_rule_on")
+    if rule_on is not None and rule_on > _today(session, settings, township_id):
+        message = f"The management rule's adoption date {rule_on} is in the future"
+        found.append(
+            Problem("management_rule_on", InvalidInput(("body", "management_rule_on"), message))
+        )
     if values.get("record_photo_id") is not None:
         problem = _record_photo_problem(session, values["record_photo_id"], facility)
         if problem is not None:

@@ -25,6 +25,7 @@ _MULTIPLIER = 9_876_543_211  # coprime to 31, so the map is a bijection
 _OFFSET = 3_141_592_653
 _INVERSE = pow(_MULTIPLIER, -1, MODULUS)
 LENGTH = DIGITS + 1
+MAX_ID = 2**31 - 1
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 
 
@@ -58,4 +59,6 @@ def decode(code: str) -> int | None:
     for d in digits:
         n = n * BASE + d
     facility_id = ((n - _OFFSET) * _INVERSE) % MODULUS
-    return facility_id if facility_id > 0 else None
+    # ids are 32-bit integers in the database (PostgreSQL's ``integer``): a larger one names
+    # nothing, and must not reach a query that would fail on it
+    return facility_id if 0 < facility_id <= MAX_ID else None

@@ -65,7 +65,7 @@ def _signed_in(
         return None, "expired" if "expired" in str(exc.detail) else "revoked"
 
 
-@router.get("/f/{code}")
+@router.api_route("/f/{code}", methods=["GET", "HEAD"])
 def plate(request: Request, code: str, session: SessionDep, settings: SettingsDep) -> Response:
     request.state.web_page = True
     facility_id = codes.decode(code) if len(code) <= 32 else None

@@ -119,6 +119,8 @@ def test_a_facility_reads_its_record_plate_code_and_completeness(
         ("headstone_type", "pyramid"),
         ("main_material", "gold"),
         ("area_m2", -1),
+        ("area_m2", 0),  # a site occupies some ground: 0 would count as filled in
+        ("management_rule_on", "2099-01-01"),  # adopted in the future: not on file yet
         ("dimensions", "x" * 101),
         ("management_rule_on", "10 May"),
     ],

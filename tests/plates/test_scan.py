@@ -107,7 +107,10 @@ def test_a_signed_in_scan_goes_where_the_user_can_act(
         assert answer.text.replace(code, missing) == nothing.text
 
 
-@pytest.mark.parametrize("code", ["GPR87BM", "GPR87BMB", "0PR87BMA", "x" * 40, "%E7%83%88"])
+# "EWWCYRQR" is a well-formed code of id 2**31, past PostgreSQL's integer: a 404, not a 500
+@pytest.mark.parametrize(
+    "code", ["GPR87BM", "GPR87BMB", "0PR87BMA", "x" * 40, "%E7%83%88", "EWWCYRQR"]
+)
 def test_a_code_that_names_nothing_is_the_404_page(public_client: TestClient, code: str) -> None:
     response = public_client.get(f"/f/{code}", follow_redirects=False)
     assert response.status_code == 404
@@ -142,6 +145,9 @@ def test_a_visitor_reads_the_martyrs_and_nothing_personal(
         assert hidden not in page
     assert response.headers["cache-control"] == "public, max-age=300"
     assert "set-cookie" not in response.headers  # one answer for every visitor
+    # link previews and scanners that look first with HEAD get the same answer, no body
+    head = public_client.head(f"/f/{code}")
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_an_expired_session_with_the_public_map_on_reads_the_public_page(

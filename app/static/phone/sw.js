@@ -5,7 +5,8 @@
  * themselves, and the page asks for its scripts and styles with ?v=<version>), so a page
  * and the files it was written for always travel together. The form page: from the
  * network when there is one (a new release, the language switch), from the cache when
- * there is none or it takes more than a few seconds. Its files: from the cache. Nothing
+ * there is none or it takes more than a few seconds, whatever its query (?site=&plate= of a
+ * scanned plate). Its files, and the vendored QR reader: from the cache. Nothing
  * else is touched: the API goes to the network as usual. The facility list and the
  * outbox live in IndexedDB, never in this cache (no one's data is kept here).
  */
@@ -19,6 +20,9 @@ const PAGE = "/m/";
 const FILES = [
   "/m/outbox.js?v=" + VERSION, "/m/app.js?v=" + VERSION, "/m/app.css?v=" + VERSION,
   "/m/manifest.webmanifest", "/m/icon.svg", "/m/icon-192.png",
+  // the QR reader for browsers without BarcodeDetector (and for those whose detector has no
+  // QR format): loaded only to scan, kept for the hills
+  "/m/jsQR.js",
 ];
 const NETWORK_WAIT_MS = 4000;
 
@@ -61,7 +65,9 @@ async function page(request) {
   const cached = await cache.match(PAGE);
   if (offline() && cached) return cached;
   const network = fetch(request).then(async (response) => {
-    if (isPage(response)) await cache.put(PAGE, response.clone());
+    // only the plain /m/ is kept: the page of a query (its language switch returns there)
+    // would be shown for /m/ with no signal
+    if (isPage(response) && !new URL(request.url).search) await cache.put(PAGE, response.clone());
     return response;
   });
   if (!cached) return network;
@@ -88,6 +94,8 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.mode === "navigate" && url.pathname === PAGE) {
+    // /m/?site=..&plate=.. (a scanned plate) is the same page: the cached shell answers it
+    // offline, and the page reads the query itself
     event.respondWith(page(request));
   } else if (url.pathname.startsWith("/m/") && FILES.some((f) => f.split("?")[0] === url.pathname)) {
     event.respondWith(file(request));

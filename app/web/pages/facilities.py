@@ -77,6 +77,10 @@ web_errors.register(
         N_("The registration date %(day)s is in the future"),
     ),
     (
+        r"The management rule's adoption date (?P<day>\S+) is in the future",
+        N_("The management rule's adoption date %(day)s is in the future"),
+    ),
+    (
         r"The point \((?P<lon>\S+), (?P<lat>\S+)\) in WGS-84(, converted from \w+)? is "
         r"(?P<outside>\S+) km outside the county (?P<county>.+) \(more than the (?P<margin>\S+) "
         r"km allowed\); check the coordinates and their coordinate system \(crs\)",
@@ -105,6 +109,7 @@ FLAG_LABELS = {
     "probable_gcj02": N_("Probably GCJ-02 coordinates"),
     "no_position": N_("No position"),
     "low_accuracy": N_("Low position accuracy"),
+    "scanned_plate": N_("Plate scanned"),
 }
 
 #: the form's fields and their labels, in the order the form shows them

@@ -37,6 +37,7 @@ FLAG_LABELS = {
     "probable_gcj02": N_("Probably GCJ-02 (Mars) coordinates"),
     "no_position": N_("No position"),
     "low_accuracy": N_("Low position accuracy"),
+    "scanned_plate": N_("Plate scanned"),
 }
 ANSWER_LABELS: dict[str, str] = {
     ChecklistAnswer.ok: N_("Sound"),

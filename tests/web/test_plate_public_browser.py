@@ -16,7 +16,7 @@ from app.plates import codes
 from tests import factories
 from tests.conftest import make_settings
 from tests.live import LiveServer, server  # noqa: F401  (fixture)
-from tests.web.conftest import browser, screenshot, serious_accessibility_violations  # noqa: F401
+from tests.web.conftest import screenshot, serious_accessibility_violations
 
 CUSTODIAN = "管护人钱守陵"
 CUSTODIAN_PHONE = "13800135246"
