@@ -185,6 +185,31 @@ def _management(facility: Facility, until: date | None = None) -> Verdict:
     )
 
 
+def _ranked_accepted(facilities: Any, until: date | None, *columns: Any) -> Any:
+    """A subquery of the accepted reports of ``facilities`` (a condition on
+    ``Inspection.facility_id``), inspected on or before ``until`` when given, with
+    ``facility_id``, ``columns`` and ``rank``: 1 for each facility's latest (newest
+    ``inspected_at``, then the highest id)."""
+    return (
+        select(
+            Inspection.facility_id,
+            *columns,
+            func.row_number()
+            .over(
+                partition_by=Inspection.facility_id,
+                order_by=(Inspection.inspected_at.desc(), Inspection.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            facilities,
+            Inspection.review_status == ReviewStatus.accepted,
+            *([Inspection.inspected_on <= until] if until is not None else []),
+        )
+        .subquery()
+    )
+
+
 def latest_accepted(
     session: Session, facility_ids: Iterable[int], *, until: date | None = None
 ) -> dict[int, Evidence]:
@@ -195,26 +220,13 @@ def latest_accepted(
     found: dict[int, Evidence] = {}
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
-        ranked = (
-            select(
-                Inspection.facility_id,
-                Inspection.id,
-                Inspection.inspected_on,
-                Inspection.receipt,
-                Inspection.checklist,
-                func.row_number()
-                .over(
-                    partition_by=Inspection.facility_id,
-                    order_by=(Inspection.inspected_at.desc(), Inspection.id.desc()),
-                )
-                .label("rank"),
-            )
-            .where(
-                Inspection.facility_id.in_(chunk),
-                Inspection.review_status == ReviewStatus.accepted,
-                *([Inspection.inspected_on <= until] if until is not None else []),
-            )
-            .subquery()
+        ranked = _ranked_accepted(
+            Inspection.facility_id.in_(chunk),
+            until,
+            Inspection.id,
+            Inspection.inspected_on,
+            Inspection.receipt,
+            Inspection.checklist,
         )
         rows = session.execute(
             select(
@@ -321,24 +333,7 @@ def township_shares(
     if registered_by is not None:
         sites = sites.where(Facility.registered_on <= registered_by)
     sites = access.scope(sites, viewer, Facility.township_id)
-    ranked = (
-        select(
-            Inspection.facility_id,
-            Inspection.checklist,
-            func.row_number()
-            .over(
-                partition_by=Inspection.facility_id,
-                order_by=(Inspection.inspected_at.desc(), Inspection.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(
-            Inspection.review_status == ReviewStatus.accepted,
-            Inspection.facility_id.in_(sites),
-            *([Inspection.inspected_on <= until] if until is not None else []),
-        )
-        .subquery()
-    )
+    ranked = _ranked_accepted(Inspection.facility_id.in_(sites), until, Inspection.checklist)
     latest = select(ranked.c.facility_id, ranked.c.checklist).where(ranked.c.rank == 1).subquery()
     met = case((all_met_sql(latest.c.checklist, until=until), 1), else_=0)
     query = (

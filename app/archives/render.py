@@ -206,13 +206,28 @@ def _image(data: bytes) -> Image:
     return Image(source, width=width * scale, height=height * scale)
 
 
+#: how much free text one page prints: the record stays one readable page (the whole text
+#: is in the service; a page shrunk to fit 4,000 characters would print at 2 pt)
+DESCRIPTION_CHARS = 400
+MARTYRS_LISTED = 12
+MARTYR_NOTE_CHARS = 80
+MORE = "……（全文见系统）"
+
+
+def _brief(text: str | None, limit: int) -> str | None:
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[:limit] + MORE
+
+
 def _martyrs(martyrs: Sequence[dict[str, Any]]) -> str | None:
     lines = []
-    for martyr in martyrs:
+    named = [m for m in martyrs if str(m.get("name") or "").strip()]
+    for martyr in named[:MARTYRS_LISTED]:
         name = str(martyr.get("name") or "").strip()
-        note = str(martyr.get("note") or "").strip()
-        if name:
-            lines.append(f"{name}：{note}" if note else name)
+        note = _brief(str(martyr.get("note") or ""), MARTYR_NOTE_CHARS)
+        lines.append(f"{name}：{note}" if note else name)
+    if len(named) > MARTYRS_LISTED:
+        lines.append(f"等共{len(named)}位烈士（名录全文见系统）")
     return "\n".join(lines) or None
 
 
@@ -239,7 +254,7 @@ def _record_table(record: Record, styles: Styles) -> Table:
         ("纪念烈士", _martyrs(f.martyrs or [])),
         ("保护范围", f.boundary_description),
         ("管理制度", rule),
-        ("设施简介", f.description),
+        ("设施简介", _brief(f.description, DESCRIPTION_CHARS)),
     ]
     pairs = [
         ("编号", f.code, "类型", KIND_LABELS_ZH.get(f.kind, str(f.kind))),

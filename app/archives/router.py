@@ -10,7 +10,6 @@ custodians' names and phone numbers and the inspectors' names.
 """
 
 import re
-import tempfile
 from collections.abc import Callable
 from typing import IO
 
@@ -20,7 +19,7 @@ from fastapi.responses import Response
 from app.archives import records, render
 from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.errors import OTHER_TOWNSHIP, SIGNED_IN, error_responses
-from app.exports.tables import SPOOL_BYTES, SourceStream, _disposition, _file_chunks
+from app.exports.tables import spooled_response
 from app.pdf import font_name
 from app.photos.store import PhotoStore
 from app.plates import urls
@@ -41,25 +40,8 @@ def _reader(store: PhotoStore) -> Callable[[str], bytes | None]:
 
 
 def pdf_response(draw: Callable[[IO[bytes]], None], filename: str, fallback: str) -> Response:
-    """The PDF ``draw`` writes, drawn whole first (a failure is an ordinary error answer)
-    into a spooled temporary file, then streamed from it."""
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the answer)
-    try:
-        draw(spool)
-        size = spool.tell()
-        spool.seek(0)
-    except BaseException:
-        spool.close()
-        raise
-    return SourceStream(
-        _file_chunks(spool),
-        closers=[spool.close],
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": _disposition(filename, fallback),
-            "Content-Length": str(size),
-        },
-    )
+    """The PDF ``draw`` writes, drawn whole into a spooled file first, then streamed."""
+    return spooled_response(draw, "application/pdf", filename, fallback)
 
 
 @router.get(

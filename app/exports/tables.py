@@ -222,12 +222,14 @@ def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def xlsx_response(filename: str, fallback: str, sheets: Sequence[Sheet]) -> Response:
-    """``sheets`` as an Excel download: built whole before the answer starts (so a failure
-    is an ordinary error answer), in a spooled temporary file, then sent from it."""
+def spooled_response(
+    write: Callable[[IO[bytes]], None], media_type: str, filename: str, fallback: str
+) -> Response:
+    """What ``write`` writes, as a download: written whole before the answer starts (so a
+    failure is an ordinary error answer) into a spooled temporary file, then sent from it."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by the answer)
     try:
-        write_xlsx(sheets, spool)
+        write(spool)
         size = spool.tell()
         spool.seek(0)
     except BaseException:
@@ -236,9 +238,14 @@ def xlsx_response(filename: str, fallback: str, sheets: Sequence[Sheet]) -> Resp
     return SourceStream(
         _file_chunks(spool),
         closers=[spool.close],
-        media_type=XLSX,
+        media_type=media_type,
         headers={
             "Content-Disposition": _disposition(filename, fallback),
             "Content-Length": str(size),
         },
     )
+
+
+def xlsx_response(filename: str, fallback: str, sheets: Sequence[Sheet]) -> Response:
+    """``sheets`` as an Excel download (``spooled_response``)."""
+    return spooled_response(lambda spool: write_xlsx(sheets, spool), XLSX, filename, fallback)
