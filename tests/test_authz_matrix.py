@@ -511,6 +511,7 @@ MATRIX = [
     ),
     # --- what a QR plate opens (anonymous: the public page, the public map being on) ------
     Row("GET", "/f/{code}", "200 303 303 303 404"),
+    Row("HEAD", "/f/{code}", "200 303 303 303 404"),
     # --- the phone form -----------------------------------------------------------------
     Row("GET", "/m", "307 307 307 307 307"),
     Row("GET", "/m/", "303 200 200 200 200"),

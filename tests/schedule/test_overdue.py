@@ -238,7 +238,7 @@ def test_overdue_xlsx_matches_the_list_and_is_scoped(client: TestClient, due: Wo
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][8] == "逾期天数"
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:K2"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:V2"
     assert rows[1][7].date() == AS_OF - timedelta(days=1)  # a real date cell, not text
     assert 'filename="overdue_2026-06-15.xlsx"' in response.headers["content-disposition"]
     assert [(r[0], r[2], r[8]) for r in rows[1:]] == [("YESTERDAY", "龙港镇", 1)]

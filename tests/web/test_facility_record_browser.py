@@ -83,7 +83,12 @@ def test_a_clerk_reads_the_record_and_marks_the_record_photo(
     page.wait_for_selector("img.record-photo")
     assert "已设为档案照片" in page.text_content("p.success")
     assert "档案完整度 3/8" in page.text_content("#record-title")
-    page.wait_for_function("document.querySelector('img.record-photo').naturalWidth > 0")
+    # a function, not an expression: Playwright polls an expression with eval, which the
+    # pages' CSP (script-src 'self') refuses
+    page.wait_for_function(
+        "() => { const img = document.querySelector('img.record-photo');"
+        " return img !== null && img.naturalWidth > 0; }"
+    )
     assert not serious_accessibility_violations(page)
     screenshot(page, "facility-record")
 
