@@ -23,7 +23,6 @@ The session is the pages' cookie (``mp_session``) or, for API clients, a bearer 
 """
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -38,6 +37,7 @@ from app.models import County, Facility, FacilityStatus, Role, Township, User
 from app.pdf import font_name
 from app.plates import codes, sheet, urls
 from app.schemas import Id
+from app.web.session import signin_url
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,9 +76,7 @@ def plate(request: Request, code: str, session: SessionDep, settings: SettingsDe
     if user is None and not settings.public_map:
         # every well-formed code goes to sign-in, whether a site has it or not: a stranger
         # cannot count the sites by trying codes
-        target = "/signin?next=" + quote(f"/f/{canonical}", safe="/")
-        if reason:
-            target += f"&reason={reason}"
+        target = signin_url(f"/f/{canonical}", reason)
         return RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
     facility = session.get(Facility, facility_id)
     if facility is None:

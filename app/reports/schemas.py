@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -37,61 +38,52 @@ class Stats(BaseModel):
     )
 
 
+#: the "六个一" and completeness figures every level of the report carries
+SixMet = Annotated[
+    int,
+    Field(
+        description='of those, meeting all six items of "六个一" (app.standard.judge) on their'
+        " latest accepted report inspected by the year's end and their record now"
+    ),
+]
+SixRate = Annotated[
+    float | None,
+    Field(description='"六个一"达标率: six_met / active (null: no active sites)'),
+]
+Completeness = Annotated[
+    float | None,
+    Field(
+        description="the national collection's fields filled, of those asked of the active"
+        " sites (null: no active sites)"
+    ),
+]
+
+
 class TownshipFacilities(BaseModel):
     township: TownshipRef
     county_id: int
     active: int
     by_tier: dict[Tier, int]
-    six_met: int = Field(
-        default=0,
-        description='of those, meeting all six items of "六个一" (app.standard.judge) on their'
-        " latest accepted report inspected by the year's end and their record now",
-    )
-    six_rate: float | None = Field(
-        default=None, description='"六个一"达标率: six_met / active (null: no active sites)'
-    )
-    completeness: float | None = Field(
-        default=None,
-        description="the national collection's fields filled, of those asked of the active"
-        " sites (null: no active sites)",
-    )
+    six_met: SixMet = 0
+    six_rate: SixRate = None
+    completeness: Completeness = None
 
 
 class CountyFacilities(BaseModel):
     county: CountyRef
     active: int
     by_tier: dict[Tier, int]
-    six_met: int = Field(
-        default=0,
-        description='of those, meeting all six items of "六个一" (app.standard.judge) on their'
-        " latest accepted report inspected by the year's end and their record now",
-    )
-    six_rate: float | None = Field(
-        default=None, description='"六个一"达标率: six_met / active (null: no active sites)'
-    )
-    completeness: float | None = Field(
-        default=None,
-        description="the national collection's fields filled, of those asked of the active"
-        " sites (null: no active sites)",
-    )
+    six_met: SixMet = 0
+    six_rate: SixRate = None
+    completeness: Completeness = None
 
 
 class FacilityFigures(BaseModel):
     active_total: int
     by_tier: dict[Tier, int]
-    six_met: int = Field(
-        default=0,
-        description='of those, meeting all six items of "六个一" (app.standard.judge) on their'
-        " latest accepted report inspected by the year's end and their record now",
-    )
-    six_rate: float | None = Field(
-        default=None, description='"六个一"达标率: six_met / active (null: no active sites)'
-    )
-    completeness: float | None = Field(
-        default=None,
-        description="the national collection's fields filled, of those asked of the active"
-        " sites (null: no active sites)",
-    )
+    six_met: SixMet = 0
+    six_rate: SixRate = None
+    completeness: Completeness = None
     by_township: list[TownshipFacilities]
     by_county: list[CountyFacilities]
 
