@@ -99,6 +99,19 @@ def scope(statement: Any, user: User, township_column: Any) -> Any:
     return statement.where(township_column.in_(townships_under(reach(user))))
 
 
+def scope_by_ids(session: Session, statement: Any, user: User, township_column: Any) -> Any:
+    """``scope``, with a region's townships read first and named by id (``IN (4051, ...)``).
+
+    A list read along a sort index (facilities by code, the overdue list by due date) checks
+    every row it passes against the region. Against ``townships_under`` each check is a
+    lookup in the townships' index (a province's deep facility page passed 28,200 sites:
+    85,000 buffers); a list of ids PostgreSQL hashes once and checks without reading."""
+    if township_limit(user) is not None or reach(user) == "":
+        return scope(statement, user, township_column)
+    ids = session.scalars(townships_under(reach(user))).all()
+    return statement.where(township_column.in_(ids))
+
+
 def facilities_of(township_id: int) -> Any:
     """The ids of a township's facilities, as a subquery (semi-join on ``township_id``)."""
     return select(Facility.id).where(Facility.township_id == township_id)
@@ -114,6 +127,18 @@ def scope_by_facility(statement: Any, user: User, facility_column: Any) -> Any:
     if township_limit(user) is None and reach(user) == "":
         return statement
     return statement.where(facility_column.in_(facilities_under(user)))
+
+
+def scope_by_facility_join(statement: Any, user: User, facility_column: Any) -> Any:
+    """``scope_by_facility`` as a join to the facility (by its township now), not a
+    semi-join, for a SELECT of things that each belong to one facility (so the join adds
+    no row): PostgreSQL can then walk a region's townships, sites and things in a nested
+    loop that stops at a page's (or a capped count's) last row, where the semi-join first
+    collects every site of the region (43,200 in a province of a million sites)."""
+    if township_limit(user) is None and reach(user) == "":
+        return statement
+    joined = statement.join(Facility, Facility.id == facility_column)
+    return scope(joined, user, Facility.township_id)
 
 
 def sees_township(session: Session, user: User, township_id: int | None) -> bool:

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     #: before the request answers 503 (a stopped or unreachable database never hangs it)
     db_connect_timeout_seconds: int = Field(default=5, ge=2, le=60)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    #: how far a list's ``total`` is counted: past this many rows a first page says
+    #: ``total_over`` (more than this many) instead; ``?count=exact`` counts them all
+    count_limit: int = Field(default=10_000, ge=1, le=10_000_000)
     #: photos one worker process decodes at once (decoding is CPU-bound: about the cores)
     photo_decode_slots: int = Field(default=2, ge=1, le=64)
     #: the memory the pixels of the photos being decoded may take together, per worker

@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -179,25 +179,49 @@ StaffUser = Annotated[User, Depends(require_roles(Role.admin, Role.county))]
 
 
 class Pagination:
-    def __init__(self, limit: int, offset: int, cursor: str | None = None) -> None:
+    def __init__(
+        self, limit: int, offset: int, cursor: str | None = None, count_limit: int | None = None
+    ) -> None:
         self.limit = limit
         self.offset = offset
         self.cursor = cursor
+        #: how far the list's ``total`` is counted (None: exactly, ``?count=exact``)
+        self.count_limit = count_limit
 
     @property
     def window(self) -> Window:
-        return Window(limit=self.limit, offset=self.offset, cursor=self.cursor)
+        return Window(
+            limit=self.limit, offset=self.offset, cursor=self.cursor, count_limit=self.count_limit
+        )
 
 
 _Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]
 _Offset = Annotated[int, Query(ge=0, le=2_147_483_647, description="rows to skip")]
+_Count = Annotated[
+    Literal["exact"] | None,
+    Query(
+        description="`exact`: count every matching row for `total`. Without it a list that"
+        " can grow long (facilities, reports, orders, the ledger, the audit log, users,"
+        " townships, the overdue and missing sites) answers `total` null and `total_over`"
+        " MEMORIAL_COUNT_LIMIT (10,000) when it holds more, so its first page does not"
+        " count every row of a province; short lists always count exactly",
+    ),
+]
 
 
-async def pagination(limit: _Limit = 50, offset: _Offset = 0) -> Pagination:
-    return Pagination(limit, offset)
+def count_limit(settings: Settings, count: str | None) -> int | None:
+    """How far to count a list: the deployment's limit, or every row for ``?count=exact``."""
+    return None if count == "exact" else settings.count_limit
+
+
+async def pagination(
+    settings: SettingsDep, limit: _Limit = 50, offset: _Offset = 0, count: _Count = None
+) -> Pagination:
+    return Pagination(limit, offset, count_limit=count_limit(settings, count))
 
 
 async def keyset_pagination(
+    settings: SettingsDep,
     limit: _Limit = 50,
     offset: _Offset = 0,
     cursor: Annotated[
@@ -207,13 +231,14 @@ async def keyset_pagination(
             description="the `next` of the page before: the page after it (instead of offset)",
         ),
     ] = None,
+    count: _Count = None,
 ) -> Pagination:
     if cursor is not None and offset:
         raise InvalidInput(CURSOR_LOC, "Send either cursor or offset, not both")
-    return Pagination(limit, offset, cursor or None)
+    return Pagination(limit, offset, cursor or None, count_limit(settings, count))
 
 
-#: ``?limit=&offset=``
+#: ``?limit=&offset=&count=``
 PageDep = Annotated[Pagination, Depends(pagination)]
-#: ``?limit=&offset=`` or ``?limit=&cursor=`` (keyset paging: app.listing)
+#: ``?limit=&offset=&count=`` or ``?limit=&cursor=`` (keyset paging: app.listing)
 KeysetPageDep = Annotated[Pagination, Depends(keyset_pagination)]

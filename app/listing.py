@@ -19,6 +19,14 @@ page reached by one: counting a huge list costs more than reading its page, and 
 following ``next`` had the total with the first page. Each list's filters have an index
 (migration 0010), so a count is an index scan, never a scan of the table.
 
+Even an index scan grows with the list: a province's reports are millions of index
+entries. So a count stops at ``Window.count_limit`` rows (``MEMORIAL_COUNT_LIMIT``,
+10,000 by default), ``SELECT count(*) FROM (<query> LIMIT limit + 1)``: a list that holds
+more answers ``total`` None and ``total_over`` = the limit ("more than 10,000"), and a
+first page whose filters an index answers costs the same at 100,000 sites and at a
+million. A client that needs the exact number asks for it (``?count=exact``:
+``count_limit`` None) and pays for it.
+
 A cursor is base64url JSON: a tag naming the sort and the key's values (ISO dates and
 instants, integers, text). A cursor that is garbled, made for another sort, or that holds
 a value of the wrong type is a 422 naming the ``cursor`` parameter, never a 500.
@@ -44,6 +52,7 @@ from sqlalchemy import (
     func,
     literal,
     or_,
+    select,
     tuple_,
 )
 from sqlalchemy.types import TypeDecorator
@@ -87,16 +96,19 @@ def desc(column: Any) -> Key:
 
 @dataclass(frozen=True)
 class Window:
-    """Which page a request asks for: ``limit`` rows from ``offset``, or after ``cursor``."""
+    """Which page a request asks for: ``limit`` rows from ``offset``, or after ``cursor``,
+    and how far to count the list (``count_limit`` rows at most; None: every row)."""
 
     limit: int
     offset: int = 0
     cursor: str | None = None
+    count_limit: int | None = None
 
 
 @dataclass(frozen=True)
 class Listed(Generic[R]):
-    """One page: its rows, the count of all pages (None on a page reached by cursor), and
+    """One page: its rows, the count of all pages (None on a page reached by cursor, or
+    when the list holds more than the count limit: then ``total_over`` is that limit), and
     the cursor of the page after it (None on the last page).
 
     It unpacks as ``rows, total`` for callers that need no cursor (the web pages)."""
@@ -104,6 +116,7 @@ class Listed(Generic[R]):
     rows: list[R]
     total: int | None
     next: str | None = None
+    total_over: int | None = None
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.rows, self.total))
@@ -125,9 +138,11 @@ def page(
     object (or mapping) holding a row's sort-key values (default: the row itself)."""
     if window.cursor is not None and window.offset:
         raise InvalidInput(CURSOR_LOC, "Send either cursor or offset, not both")
-    total = count_of(session, query) if window.cursor is None else None
+    total = total_over = None
+    if window.cursor is None:
+        total, total_over = counted(session, query, limit=window.count_limit)
     if window.limit == 0:  # the count alone (a page's badge)
-        return Listed(rows=[], total=total)
+        return Listed(rows=[], total=total, total_over=total_over)
     paged = query
     if window.cursor is not None:
         paged = paged.where(after(sort, decode(sort, window.cursor)))
@@ -140,13 +155,36 @@ def page(
         rows = rows[: window.limit]
         last = keys_of(rows[-1]) if keys_of is not None else rows[-1]
         following = encode(sort, [_value_of(last, key.name) for key in sort])
-    return Listed(rows=rows, total=total, next=following)
+    return Listed(rows=rows, total=total, next=following, total_over=total_over)
 
 
 def count_of(session: Session, query: Select[Any]) -> int:
     """How many rows ``query`` selects: the same FROM and WHERE, counted in SQL."""
     counted = query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
     return int(session.execute(counted).scalar_one())
+
+
+def counted(
+    session: Session, query: Select[Any], *, limit: int | None
+) -> tuple[int | None, int | None]:
+    """``(total, total_over)`` of ``query``: its count when it holds at most ``limit`` rows
+    (or ``limit`` is None), else ``(None, limit)``.
+
+    ``SELECT count(*) FROM (SELECT 1 ... LIMIT limit + 1)`` stops at the ``limit + 1``-th
+    row it finds: where an index answers the whole WHERE, that is all it reads, whatever
+    the size of the list. A list of fewer matches among many rows (a province's few
+    reports awaiting review, the missing sites, each a probe of its reports) is still read
+    through to its end."""
+    if limit is None:
+        return count_of(session, query), None
+    rows = (
+        query.with_only_columns(literal(1), maintain_column_froms=True)
+        .order_by(None)
+        .limit(limit + 1)
+        .subquery()
+    )
+    found = int(session.execute(select(func.count()).select_from(rows)).scalar_one())
+    return (found, None) if found <= limit else (None, limit)
 
 
 def after(sort: Sequence[Key], values: Sequence[Any]) -> Any:

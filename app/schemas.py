@@ -149,7 +149,13 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int | None = Field(
         description="matching rows in all pages; null on a page asked for by cursor"
-        " (the first page has it)"
+        " (the first page has it), and when there are more than `total_over`"
+    )
+    total_over: int | None = Field(
+        default=None,
+        description="set when the list holds more than this many rows (MEMORIAL_COUNT_LIMIT,"
+        " 10,000): counting further would cost more than the page; ?count=exact counts"
+        " them all. Null when `total` is given, and on a page asked for by cursor",
     )
     limit: int
     offset: int
@@ -164,6 +170,7 @@ class Page(BaseModel, Generic[T]):
         return cls(
             items=items,
             total=listed.total,
+            total_over=listed.total_over,
             limit=window.limit,
             offset=window.offset,
             next=listed.next,

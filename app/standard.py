@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app import access
 from app.facilities.completeness import COLLECTION_FIELDS, filled_count
@@ -329,13 +329,22 @@ def township_shares(
     report (inspected on or before ``until``, when given) and the record as it is now, and
     the collection's fields they have filled — one aggregate, the checklist read by the
     database. Townships without active sites are absent."""
-    sites = select(Facility.id).where(Facility.status == FacilityStatus.active)
-    if registered_by is not None:
-        sites = sites.where(Facility.registered_on <= registered_by)
-    sites = access.scope(sites, viewer, Facility.township_id)
-    ranked = _ranked_accepted(Inspection.facility_id.in_(sites), until, Inspection.checklist)
-    latest = select(ranked.c.facility_id, ranked.c.checklist).where(ranked.c.rank == 1).subquery()
-    met = case((all_met_sql(latest.c.checklist, until=until), 1), else_=0)
+    # Each site's latest accepted report by a probe of its (facility_id, inspected_at)
+    # index, newest first, stopping at the first: a province's 43,000 sites read 43,000
+    # reports, where ranking all of their accepted reports read 390,000 (issue 12).
+    candidate = aliased(Inspection)
+    latest_id = (
+        select(candidate.id)
+        .where(
+            candidate.facility_id == Facility.id,
+            candidate.review_status == ReviewStatus.accepted,
+            *([candidate.inspected_on <= until] if until is not None else []),
+        )
+        .order_by(candidate.inspected_at.desc(), candidate.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    met = case((all_met_sql(Inspection.checklist, until=until), 1), else_=0)
     query = (
         select(
             Facility.township_id,
@@ -344,10 +353,13 @@ def township_shares(
             func.coalesce(func.sum(filled_count()), 0),
         )
         .select_from(Facility)
-        .outerjoin(latest, latest.c.facility_id == Facility.id)
-        .where(Facility.id.in_(sites))
+        .outerjoin(Inspection, Inspection.id == latest_id)
+        .where(Facility.status == FacilityStatus.active)
         .group_by(Facility.township_id)
     )
+    if registered_by is not None:
+        query = query.where(Facility.registered_on <= registered_by)
+    query = access.scope(query, viewer, Facility.township_id)
     return {
         township_id: TownshipShare(township_id, active, int(all_met), int(filled))
         for township_id, active, all_met, filled in session.execute(query)

@@ -1230,7 +1230,8 @@ class Bench:
             )
             if first.error:
                 continue
-            body = self.client(who).get(path, params=params).json()
+            # the exact total (a first page stops counting at MEMORIAL_COUNT_LIMIT)
+            body = self.client(who).get(path, params={**params, "count": "exact"}).json()
             total = body.get("total")
             if not isinstance(total, int) or total <= 1000:
                 continue

@@ -394,3 +394,34 @@ def test_township_shares_are_scoped(db: Database, world: World) -> None:
     assert set(mine) == {world.township_a.id}
     assert set(county) == {world.township_a.id, world.township_b.id}
     assert other_county.id in everyone
+
+
+def test_township_shares_take_the_later_of_two_reports_made_at_the_same_instant(
+    db: Database, world: World
+) -> None:
+    """Each site's latest accepted report is read by a probe of its own reports (newest
+    ``inspected_at``, then the highest id), as ``judge`` reads it; a problem in an older
+    accepted report, or in a newer one waiting for review, does not count."""
+    with db.begin() as session:
+        township = make_township(session, code="140521209", name="同刻乡")
+        tie = make_facility(session, township=township, **ON_FILE)
+        report(session, world, tie, DAY, ALL_OK | {"boundary": "problem"}, receipt="T-1")
+        report(session, world, tie, DAY, ALL_OK, receipt="T-2")  # same instant, higher id
+        older = make_facility(session, township=township, **ON_FILE)
+        report(session, world, older, date(2026, 3, 1), ALL_OK | {"boundary": "problem"})
+        report(session, world, older, date(2026, 4, 1), ALL_OK)
+        waiting = make_facility(session, township=township, **ON_FILE)
+        report(session, world, waiting, date(2026, 3, 1), ALL_OK)
+        report(
+            session,
+            world,
+            waiting,
+            date(2026, 4, 1),
+            ALL_OK | {"marker_sign": "problem"},
+            status=ReviewStatus.submitted,
+        )
+        make_facility(session, township=township, **ON_FILE)  # no report: not met
+        shares = township_shares(session, session.get(User, world.admin.id))
+        brute = standings(session, [tie, older, waiting])
+    assert all(brute[f.id].all_met for f in (tie, older, waiting))
+    assert (shares[township.id].active, shares[township.id].all_met) == (4, 3)

@@ -39,6 +39,7 @@ def list_audit(
         limit=page.limit,
         offset=page.offset,
         cursor=page.cursor,
+        count_limit=page.count_limit,
         viewer=user,
     )
     return Page.of(listed, [AuditRead.model_validate(r) for r in listed.rows], page)

@@ -74,6 +74,7 @@ def list_entries(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
     viewer: User | None = None,
 ) -> listing.Listed[AuditEntry]:
     """The log, newest first. With ``viewer``, what the staff of a division read: all of it
@@ -108,5 +109,5 @@ def list_entries(
         session,
         select(AuditEntry).where(*conditions),
         sort=NEWEST_FIRST,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
     )

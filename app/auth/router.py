@@ -98,6 +98,7 @@ def list_users(
         limit=page.limit,
         offset=page.offset,
         cursor=page.cursor,
+        count_limit=page.count_limit,
         actor=admin,
     )
     return Page.of(listed, [UserRead.model_validate(r) for r in listed.rows], page)

@@ -151,6 +151,7 @@ def list_users(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
     actor: User | None = None,
 ) -> listing.Listed[User]:
     conditions: list[Any] = managed_by(actor)
@@ -162,7 +163,7 @@ def list_users(
         session,
         select(User).where(*conditions),
         sort=(listing.asc(User.username), listing.asc(User.id)),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
         read=lambda paged: session.exec(paged.options(selectinload(User.township))).all(),
     )
 

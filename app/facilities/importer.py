@@ -12,28 +12,37 @@ A province's registry (tens of thousands of rows) arrives as one file, so the ch
 pass with nothing read per row: the townships the importing user may see are read once (by
 code, and by name where only one of them bears it: a name several counties use needs the
 code), the facilities the file names ``BATCH`` codes a query, and each county's outline,
-date and patrol intervals once. The writes go ``BATCH`` rows a statement (PostgreSQL: COPY),
-and the audit entries, one per facility created or changed as the service writes them,
-are chained after them under one lock of the chain's tip (bench/importer.py measures it).
+date and patrol intervals once. The writes go ``BATCH`` rows a statement (PostgreSQL: COPY,
+with the new ids drawn from the sequence first); an update sets the columns its
+row sets (PostgreSQL: copied into a temporary table, then one ``UPDATE … FROM`` a batch).
+The audit entries, one per facility created or changed as the service writes them, are
+chained after them under one lock of the chain's tip, each snapshot written out as JSON
+once for its hash and its row (``chain.entry_hasher``). What is left per row is its
+schema check (the text of its cells checked at once), a few dicts, and the databases' own
+work: bench/importer.py measures it.
 """
 
 import csv
+import functools
 import io
+import itertools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import shapely
 from openpyxl import load_workbook
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError, field_validator
+from sqlalchemy import bindparam, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app import access
+from app import access, collector
 from app.audit import chain
 from app.config import Settings
 from app.errors import AppError, Conflict, InvalidInput, unique_key_violated
@@ -64,6 +73,7 @@ from app.models.enums import (
     ProtectionUnitType,
 )
 from app.schedule import service as schedule
+from app.schemas import check_text
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "code": ("编号", "设施编号", "code"),
@@ -224,6 +234,11 @@ class _Row:
     number: int
     data: FacilityCreate
 
+    @functools.cached_property
+    def cells(self) -> dict[str, Any]:
+        """What the row says about an existing facility: the cells it fills."""
+        return self.data.model_dump(exclude_unset=True)
+
 
 class ImportFileError(Exception):
     """The file as a whole cannot be read (format, encoding, headers)."""
@@ -373,10 +388,13 @@ def _parse_row(
     """One spreadsheet row as a validated facility, or every error found in it."""
     values: dict[str, Any] = {}
     errors: list[RowError] = []
+    texts: list[str] = []
     for name, index in columns.items():
         value = _cell(raw[index]) if index < len(raw) else None
         if value is None:
             continue
+        if isinstance(value, str):
+            texts.append(value)
         if isinstance(value, float) and value.is_integer() and name in ("year_built", "code"):
             value = int(value)
         if name in VALUES:
@@ -414,7 +432,7 @@ def _parse_row(
     if "township" in already:
         already.add("township_id")
     try:
-        data = FacilityCreate.model_validate(values)
+        data = _schema(texts).model_validate(values)
     except ValidationError as exc:
         for error in exc.errors():
             loc = ".".join(str(p) for p in error["loc"]) or "row"
@@ -424,6 +442,29 @@ def _parse_row(
             errors.append(RowError(number, field, error["msg"]))
         return None, errors
     return (None, errors) if errors else (_Row(number, data), [])
+
+
+class _CheckedText(FacilityCreate):
+    """``FacilityCreate`` for a row whose cells were all found storable text in one check
+    (``_schema``): the schema's own check of each field would only repeat it, at more than
+    half the cost of the row's validation."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return value
+
+
+def _schema(texts: list[str]) -> type[FacilityCreate]:
+    """The schema a row's values are validated with: ``_CheckedText`` when its text cells
+    (``texts``) pass ``check_text`` together, so that the check of each field, on those
+    cells or on parts of them, can only pass too; else ``FacilityCreate``, whose checks
+    word the row's errors."""
+    try:
+        check_text("\n".join(texts))
+    except ValueError:
+        return FacilityCreate
+    return _CheckedText
 
 
 #: rows written per statement (and codes per IN list: SQLite caps bound parameters)
@@ -461,6 +502,28 @@ def import_file(
     One pass over the rows, with the townships and the existing facilities read up front
     (the facilities ``BATCH`` codes a query); then the writes, ``BATCH`` rows a statement,
     and the audit entries after them, chained under one lock of the chain's tip."""
+    with collector.paused():
+        return _import_file(
+            session=session,
+            settings=settings,
+            actor=actor,
+            path=path,
+            skip_invalid=skip_invalid,
+            update_existing=update_existing,
+            progress=progress,
+        )
+
+
+def _import_file(
+    *,
+    session: Session,
+    settings: Settings,
+    actor: User | None,
+    path: Path,
+    skip_invalid: bool,
+    update_existing: bool,
+    progress: Callable[[int, int], None] | None,
+) -> ImportResult:
     header, data = read_table(path)
     columns = _columns(header)
     result = ImportResult()
@@ -521,10 +584,13 @@ _AUDIT_LOG = AuditEntry.__table__  # type: ignore[attr-defined]
 
 def _existing(session: Session, codes: list[str]) -> dict[str, _Columns]:
     """The facilities these codes name, by code, as plain columns, ``BATCH`` codes a query
-    (an ORM object each would cost more than the rest of the row's work)."""
+    (an ORM object each would cost more than the rest of the row's work). The codes go
+    into the SQL as literals: a thousand bound parameters make PostgreSQL compare every
+    row it scans with each of them in turn, where a list of constants is hashed once or
+    read through the codes' index."""
     found: dict[str, _Columns] = {}
     for start in range(0, len(codes), BATCH):
-        chunk = codes[start : start + BATCH]
+        chunk = bindparam("codes", codes[start : start + BATCH], literal_execute=True)
         query = select(_FACILITIES).where(_FACILITIES.c.code.in_(chunk))
         found.update((row["code"], dict(row)) for row in session.execute(query).mappings())
     return found
@@ -584,45 +650,66 @@ def _plainly_inside(counties: _Counties, rows: list[_Row]) -> dict[int, tuple[fl
 
 class _Rows:
     """Writes rows of one table straight through the driver: on PostgreSQL by COPY, on
-    SQLite an INSERT of many rows per statement; or one UPDATE by id run for many rows.
+    SQLite an INSERT of many rows per statement; or sets ``columns`` of many rows by id.
     Each value goes through its column type's own bind processing, once per distinct value
-    (an import's dates, kinds and timestamps repeat)."""
+    (an import's dates, kinds and timestamps repeat), but for the ``stored`` columns, whose
+    values come as the database holds them already (JSON as its text)."""
 
-    def __init__(self, session: Session, table: Any, columns: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        table: Any,
+        columns: tuple[str, ...],
+        *,
+        stored: frozenset[str] = frozenset(),
+    ) -> None:
         self.connection = session.connection()
         dialect = self.connection.dialect
         quote = dialect.identifier_preparer.quote
-        self.columns = columns
-        self.processors = [
-            _once_per_value(table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        self.table, self.columns = table, columns
+        processors = [
+            None
+            if name in stored
+            else _once_per_value(table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in columns
         ]
+        self.processed = [(i, process) for i, process in enumerate(processors) if process]
+        self.get = operator.itemgetter(*columns)
         self.postgres = dialect.name == "postgresql"
-        mark = "%s" if self.postgres else "?"
-        target = f"{dialect.identifier_preparer.format_table(table)}"
-        names = ", ".join(quote(name) for name in columns)
+        self.target = dialect.identifier_preparer.format_table(table)
+        self.quoted = [quote(name) for name in columns]
+        self.names = ", ".join(self.quoted)
         if self.postgres:
-            self.insert_sql = f"COPY {target} ({names}) FROM STDIN"
+            self.insert_sql = f"COPY {self.target} ({self.names}) FROM STDIN"
         else:
-            self.insert_sql = f"INSERT INTO {target} ({names}) VALUES "
-            self.one = "(" + ", ".join([mark] * len(columns)) + ")"
-        sets = ", ".join(f"{quote(name)} = {mark}" for name in columns)
-        self.update_sql = f"UPDATE {target} SET {sets} WHERE id = {mark}"
+            self.insert_sql = f"INSERT INTO {self.target} ({self.names}) VALUES "
+            self.one = "(" + ", ".join(["?"] * len(columns)) + ")"
+        sets = ", ".join(f"{name} = ?" for name in self.quoted)
+        self.update_sql = f"UPDATE {self.target} SET {sets} WHERE id = ?"
         # bound parameters per statement: SQLite allows 32,766
         self.per_insert = max(1, min(BATCH, 30_000 // len(columns)))
+        #: PostgreSQL: the temporary table ``update`` copies the rows' new values into
+        self.scratch: str | None = None
 
     def _values(self, row: _Columns) -> list[Any]:
-        return [
-            row[name] if process is None else process(row[name])
-            for name, process in zip(self.columns, self.processors, strict=True)
-        ]
+        values = list(self.get(row)) if len(self.columns) > 1 else [self.get(row)]
+        for index, process in self.processed:
+            values[index] = process(values[index])
+        return values
+
+    def _copy(self, sql: str, rows: list[list[Any]]) -> None:
+        driver = self.connection.connection.driver_connection
+        try:
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+                for values in rows:
+                    copy.write_row(values)
+        except self.connection.dialect.loaded_dbapi.IntegrityError as exc:
+            # as SQLAlchemy raises it for the statements it runs (a code taken meanwhile)
+            raise IntegrityError(sql, None, exc) from exc
 
     def insert(self, rows: list[_Columns]) -> None:
         if self.postgres:
-            driver = self.connection.connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(self.insert_sql) as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row(self._values(row))
+            self._copy(self.insert_sql, [self._values(row) for row in rows])
             return
         for start in range(0, len(rows), self.per_insert):
             chunk = [self._values(row) for row in rows[start : start + self.per_insert]]
@@ -630,10 +717,34 @@ class _Rows:
             self.connection.exec_driver_sql(sql, tuple(v for row in chunk for v in row))
 
     def update(self, rows: list[_Columns]) -> None:
-        """``UPDATE … WHERE id = …`` for each row (its ``id`` and the columns)."""
-        if rows:
-            params = [(*self._values(row), row["id"]) for row in rows]
-            self.connection.exec_driver_sql(self.update_sql, params)
+        """Set the columns of each row (by its ``id``): on SQLite one ``UPDATE … WHERE id
+        = ?`` run for every row; on PostgreSQL the new values are copied into a temporary
+        table and one ``UPDATE … FROM`` it sets them all, instead of a statement a row."""
+        if not rows:
+            return
+        params = [[*self._values(row), row["id"]] for row in rows]
+        if not self.postgres:
+            self.connection.exec_driver_sql(self.update_sql, [tuple(p) for p in params])
+            return
+        if self.scratch is None:
+            self.scratch = f"import_changes_{next(_SCRATCH)}"
+            self.connection.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE {self.scratch} ON COMMIT DROP AS"
+                f" SELECT {self.names}, id FROM {self.target} WITH NO DATA"
+            )
+        self._copy(f"COPY {self.scratch} ({self.names}, id) FROM STDIN", params)
+        # the planner needs its size: guessed, it may scan every facility to join a batch
+        self.connection.exec_driver_sql(f"ANALYZE {self.scratch}")
+        sets = ", ".join(f"{name} = changed.{name}" for name in self.quoted)
+        self.connection.exec_driver_sql(
+            f"UPDATE {self.target} SET {sets} FROM {self.scratch} AS changed"
+            f" WHERE {self.target}.id = changed.id"
+        )
+        self.connection.exec_driver_sql(f"TRUNCATE {self.scratch}")
+
+
+#: numbers the temporary tables of ``_Rows.update`` (each dropped when its import commits)
+_SCRATCH = itertools.count(1)
 
 
 def _once_per_value(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
@@ -658,11 +769,6 @@ def _once_per_value(process: Callable[[Any], Any] | None) -> Callable[[Any], Any
 _FIELDS = {"township_id": "township"}
 
 
-def _changes(row: _Row) -> dict[str, Any]:
-    """What a row says about an existing facility: the cells it fills."""
-    return row.data.model_dump(exclude_unset=True)
-
-
 def _problems(
     counties: _Counties,
     row: _Row,
@@ -681,7 +787,7 @@ def _problems(
     data = row.data
     found: list[service.Problem] = []
     if facility is not None:
-        values = _changes(row)
+        values = row.cells
         for name in sorted(n for n in service._REQUIRED & set(values) if values[n] is None):
             found.append(
                 service.Problem(name, InvalidInput(("body", name), f"{name} cannot be empty"))
@@ -727,12 +833,38 @@ _JSON = TypeAdapter(Any)
 
 def _snapshot(columns: _Columns) -> dict[str, Any]:
     """``audit.snapshot`` of a facility, from its columns."""
-    return _JSON.dump_python(
-        {name: value for name, value in columns.items() if name not in _UNAUDITED}, mode="json"
-    )
+    snapshot = {}
+    for name, value in columns.items():
+        if name in _UNAUDITED:
+            continue
+        kind = type(value)
+        if kind in _PLAIN:
+            snapshot[name] = value
+        else:
+            convert = _AS_JSON.get(kind) or _converter(kind)
+            snapshot[name] = convert(value)
+    return snapshot
 
 
-#: an audit entry to append: action, the facility's columns, its snapshot before and after
+#: the types ``model_dump(mode="json")`` leaves as they are
+_PLAIN = frozenset({type(None), str, int, float, bool})
+#: how it writes others, by type: dates and enums here (pydantic's call costs more than
+#: the conversion), the rest by pydantic itself
+_AS_JSON: dict[type, Callable[[Any], Any]] = {date: date.isoformat}
+
+
+def _converter(kind: type) -> Callable[[Any], Any]:
+    """How a value of ``kind`` is written (``_AS_JSON``), found the first time one comes."""
+    if issubclass(kind, Enum):
+        convert: Callable[[Any], Any] = operator.attrgetter("value")
+    else:
+        convert = functools.partial(_JSON.dump_python, mode="json")
+    _AS_JSON[kind] = convert
+    return convert
+
+
+#: an audit entry to append: action, the facility's columns, and what changed (``before``
+#: and ``after``: the columns that changed, or None and a new facility's snapshot)
 _Audited = tuple[str, _Columns, dict[str, Any] | None, dict[str, Any] | None]
 
 
@@ -745,16 +877,18 @@ def _write(
     progress: Callable[[int, int], None] | None,
 ) -> list[_Audited]:
     """Insert and update the planned facilities, ``BATCH`` rows a statement (the values
-    ``service.add_facility`` and ``service.apply_update`` would write); the audit entries
-    due, in row order (a new facility's snapshot is taken once its id is known)."""
-    inserts = _Rows(session, _FACILITIES, _INSERTED)
-    updates = _Rows(session, _FACILITIES, _UPDATED)
+    ``service.add_facility`` and ``service.apply_update`` would write; an update sets the
+    columns its row sets, grouped by which those are); the audit entries due, in row
+    order (a new facility's snapshot is taken once its id is known)."""
+    postgres = session.connection().dialect.name == "postgresql"
+    inserts = _Rows(session, _FACILITIES, ("id", *_INSERTED) if postgres else _INSERTED)
+    updates: dict[tuple[str, ...], _Rows] = {}
     audited: list[_Audited] = []
     for start in range(0, len(plans), BATCH):
         batch = plans[start : start + BATCH]
         now = utcnow()
         created: list[_Columns] = []
-        changed: list[_Columns] = []
+        changed: dict[tuple[str, ...], list[_Columns]] = {}
         entries: list[_Audited] = []
         for plan in batch:
             if plan.facility is None:
@@ -769,25 +903,44 @@ def _write(
                 entries.append(("facility.create", facility, None, None))
                 continue
             facility = plan.facility
-            before = _snapshot(facility)
-            _apply(facility, plan, intervals=counties.intervals(plan.row.data.township_id))
-            after = _snapshot(facility)
-            if after == before:
+            sets = _apply(facility, plan, intervals=counties.intervals(plan.row.data.township_id))
+            # the snapshots differ only where the row sets a column: there, as
+            # ``audit.record`` compares them
+            before = _snapshot({name: facility[name] for name in sets})
+            after = _snapshot(sets)
+            differ = sorted(name for name in after if after[name] != before[name])
+            if not differ:
                 result.unchanged += 1
                 continue
-            facility["updated_at"] = now
-            changed.append(facility)
+            # every column the row sets, changed or not: the rows of one file then share
+            # one statement (and on PostgreSQL one temporary table) whichever of their
+            # columns changed, where one per combination of changed columns could be
+            # hundreds; writing a column its own value changes nothing
+            columns = tuple(name for name in _UPDATED if name in sets)
+            facility.update(sets, updated_at=now)
+            changed.setdefault((*columns, "updated_at"), []).append(facility)
+            before, after = (
+                {name: snapshot[name] for name in differ} for snapshot in (before, after)
+            )
             entries.append(("facility.update", facility, before, after))
             result.updated += 1
-        if created:
+        if created and postgres:  # the sequence hands out the ids, and COPY writes them
+            numbers = _next_ids(session, len(created))
+            for facility, facility_id in zip(created, numbers, strict=True):
+                facility["id"] = facility_id
+            inserts.insert(created)
+        elif created:  # SQLite numbers the rows it inserts: their ids are read back
             inserts.insert(created)
             ids = _ids(session, [facility["code"] for facility in created])
             for facility in created:
                 facility["id"] = ids[facility["code"]]
-            result.created += len(created)
-        updates.update(changed)
+        result.created += len(created)
+        for columns, rows in changed.items():
+            if columns not in updates:
+                updates[columns] = _Rows(session, _FACILITIES, columns)
+            updates[columns].update(rows)
         for action, facility, before, after in entries:
-            if before is None:  # a new facility: all of it, with its id
+            if after is None:  # a new facility: all of it, with its id
                 after = _snapshot({name: facility.get(name) for name in _SNAPSHOT_ORDER})
             audited.append((action, facility, before, after))
         if progress:
@@ -805,6 +958,14 @@ _UPDATED = tuple(
 _INSERTED = tuple(name for name in Facility.model_fields if name != "id")
 #: a facility's columns in the model's order (a new facility's audit entry lists them all)
 _SNAPSHOT_ORDER = tuple(Facility.model_fields)
+
+
+def _next_ids(session: Session, count: int) -> list[int]:
+    """``count`` new facility ids from PostgreSQL's sequence for them."""
+    query = text(
+        "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
+    )
+    return list(session.execute(query, {"table": _FACILITIES.name, "count": count}).scalars())
 
 
 def _ids(session: Session, codes: list[str]) -> dict[str, int]:
@@ -840,10 +1001,10 @@ _DEFAULTS: _Columns = {
 }
 
 
-def _apply(facility: _Columns, plan: _Plan, *, intervals: dict[Tier, int]) -> None:
-    """A row's changes to an existing facility's columns, as ``service.apply_update``
-    makes them."""
-    changes = _changes(plan.row)
+def _apply(facility: _Columns, plan: _Plan, *, intervals: dict[Tier, int]) -> _Columns:
+    """The columns a row sets in an existing facility, with their new values, as
+    ``service.apply_update`` sets them (the facility itself left as it is)."""
+    changes = dict(plan.row.cells)
     if "longitude" in changes:
         changes.update(
             _location(
@@ -855,43 +1016,50 @@ def _apply(facility: _Columns, plan: _Plan, *, intervals: dict[Tier, int]) -> No
         )
     if "martyrs" in changes:
         changes.update(service._martyrs(changes.pop("martyrs") or []))
-    facility.update(changes)
-    facility["next_due_on"] = schedule.due_on(
+    changes["next_due_on"] = schedule.due_on(
         last_inspected_on=facility["last_inspected_on"],
-        registered_on=facility["registered_on"],
-        interval_days=intervals[Tier(facility["tier"])],
+        registered_on=changes.get("registered_on", facility["registered_on"]),
+        interval_days=intervals[Tier(changes.get("tier", facility["tier"]))],
     )
+    return changes
 
 
 def _audit(session: Session, actor: User | None, audited: list[_Audited]) -> None:
     """Append the audit entries (as ``audit.record`` makes them) to the chain, in order,
     under one lock of its tip, ``BATCH`` entries a statement. Taken after the facilities
-    are written, the chain's lock is the last lock the import waits for."""
+    are written, the chain's lock is the last lock the import waits for. Each snapshot is
+    written out as JSON once: that text is both hashed and stored."""
     if not audited:
         return
     prev_hash = chain.lock_tip(session)
     at = utcnow()  # the entries of one import are written at one instant
+    common = {
+        "at": at,
+        "actor_id": actor.id if actor else None,
+        "actor_username": actor.username if actor else None,
+        "object_type": "facility",
+    }
+    hashed = chain.entry_hasher(**common)  # type: ignore[arg-type]
     rows: list[dict[str, Any]] = []
     for action, facility, before, after in audited:
-        if before is not None and after is not None:
-            changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-            before = {k: before.get(k) for k in sorted(changed)}
-            after = {k: after.get(k) for k in sorted(changed)}
-        # the snapshots are JSON values already: they read back from the database as they are
-        entry = SimpleNamespace(
-            at=at,
-            actor_id=actor.id if actor else None,
-            actor_username=actor.username if actor else None,
-            action=action,
-            object_type="facility",
-            object_id=str(facility["id"]),
-            before=before,
-            after=after,
-            prev_hash=prev_hash,
+        object_id = str(facility["id"])
+        # JSON null for a new facility's ``before``, as the JSON column stores None
+        before_json = chain.canonical_json(before)
+        after_json = chain.canonical_json(after)
+        entry_hash = hashed(action, object_id, before_json, after_json, prev_hash)
+        rows.append(
+            {
+                **common,
+                "action": action,
+                "object_id": object_id,
+                "before": before_json,
+                "after": after_json,
+                "prev_hash": prev_hash,
+                "entry_hash": entry_hash,
+            }
         )
-        entry.entry_hash = prev_hash = chain.entry_hash(entry, prev_hash=prev_hash)
-        rows.append(vars(entry))
-    _Rows(session, _AUDIT_LOG, _AUDITED).insert(rows)
+        prev_hash = entry_hash
+    _Rows(session, _AUDIT_LOG, _AUDITED, stored=frozenset({"before", "after"})).insert(rows)
 
 
 #: the columns of an audit entry the import writes (all but the id)

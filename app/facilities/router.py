@@ -64,6 +64,7 @@ def list_facilities(
         limit=page.limit,
         offset=page.offset,
         cursor=page.cursor,
+        count_limit=page.count_limit,
         today=today,
     )
     return Page.of(listed, listed.rows, page)

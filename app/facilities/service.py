@@ -130,7 +130,7 @@ def _filtered(
     """The facilities ``filters`` select among those ``user`` sees."""
     if filters.township_id is not None:
         access.ensure_visible(session, user, filters.township_id, f"Township {filters.township_id}")
-    query = access.scope(select(Facility), user, Facility.township_id)
+    query = access.scope_by_ids(session, select(Facility), user, Facility.township_id)
     return query.where(*conditions_for(filters, today=today))
 
 
@@ -143,13 +143,14 @@ def list_facilities(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
     today: date,
 ) -> listing.Listed[Facility]:
     return listing.page(
         session,
         _filtered(session=session, user=user, filters=filters, today=today),
         sort=sort_keys(sort),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
         read=lambda paged: session.exec(paged.options(selectinload(Facility.township))).all(),
     )
 
@@ -163,6 +164,7 @@ def list_facility_reads(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
     today: date,
 ) -> listing.Listed[FacilityRead]:
     """``list_facilities`` in the API shape, read as plain rows (see ``reads_of``)."""
@@ -170,7 +172,7 @@ def list_facility_reads(
         session,
         _filtered(session=session, user=user, filters=filters, today=today),
         sort=sort_keys(sort),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
         read=lambda paged: reads_of(session, paged, today=today),
     )
 

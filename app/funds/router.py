@@ -112,6 +112,7 @@ def list_allocations(
         limit=page.limit,
         offset=page.offset,
         cursor=page.cursor,
+        count_limit=page.count_limit,
     )
     return Page.of(listed, [allocation_read(a, t) for a, t in listed.rows], page)
 
@@ -190,5 +191,6 @@ def read_ledger(
         limit=page.limit,
         offset=page.offset,
         cursor=page.cursor,
+        count_limit=page.count_limit,
     )
     return Page.of(listed, [entry_read(e, u) for e, u in listed.rows], page)

@@ -326,6 +326,7 @@ def list_allocations(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
 ) -> listing.Listed[tuple[FundAllocation, Township]]:
     """Allocations, latest year first, then in the order they were handed over."""
     if township_id is not None:
@@ -340,7 +341,7 @@ def list_allocations(
         session,
         query.where(*conditions),
         sort=ALLOCATION_ORDER,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
         read=lambda paged: [
             (allocation, township)
             for allocation, township in session.execute(
@@ -397,6 +398,7 @@ def ledger(
     limit: int | None,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
     newest_first: bool = False,
 ) -> listing.Listed[tuple[LedgerEntry, User | None]]:
     """Ledger entries in the order they were written (or newest first), with who wrote
@@ -423,7 +425,7 @@ def ledger(
         session,
         query,
         sort=sort,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
         read=read,
         keys_of=lambda row: row[0],
     )

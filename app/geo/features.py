@@ -9,10 +9,7 @@ The ETag (``feed_tag``) comes from a handful of aggregates over what the feature
 never from the body: see its docstring for the formula.
 """
 
-import gc
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,12 +24,11 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     type_coerce,
 )
 from sqlmodel import Session
 
-from app import access
+from app import access, collector
 from app.config import BBox
 from app.facilities import service as facilities
 from app.maintenance.service import OPEN
@@ -93,19 +89,6 @@ class FeatureFilters:
     #: set: the ``datetime`` filter is on (so never-inspected sites drop out)
     by_inspection_time: bool = False
     facility_id: int | None = None
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many acyclic objects: otherwise
-    it walks every one of them again and again, doubling the time of a large feed."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _rounded(column: Any) -> Any:
@@ -221,13 +204,6 @@ def _query(
     return (query if limit is None else query.limit(limit)), conditions
 
 
-def _without_jit(session: Session) -> None:
-    """PostgreSQL compiles a query this costly with JIT, which takes longer (about 0.25 s)
-    than running it; the feed's plan is index lookups that gain nothing from it."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
-
-
 def _builder(user: User | None, today: date) -> Any:
     if user is None:
         return _public_feature
@@ -247,10 +223,9 @@ def features(
     ordered by facility id, and how many match in all."""
     query, conditions = _query(session, user, filters, today, limit, offset)
     build = _builder(user, today)
-    _without_jit(session)
     # Core execution (plain rows, without the ORM's per-row loading machinery), and tens of
     # thousands of rows and small dicts, none of them in a cycle
-    with _no_cyclic_gc():
+    with collector.paused():
         rows = session.connection().execute(query).all()
         built = [build(row) for row in rows]
     if (limit is None or len(rows) < limit) and (rows or offset == 0):
@@ -280,9 +255,8 @@ def collection_bytes(
     (which take several times its size in Python objects)."""
     query, _conditions = _query(session, user, filters, today, limit, offset)
     build = _builder(user, today)
-    _without_jit(session)
     parts = [b'{"type":"FeatureCollection","features":[']
-    with _no_cyclic_gc():
+    with collector.paused():
         # a server-side cursor for this statement only (PostgreSQL), read a chunk at a time
         result = session.connection().execute(query.execution_options(stream_results=True))
         for rows in result.partitions(CHUNK_ROWS):

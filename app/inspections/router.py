@@ -82,6 +82,7 @@ def list_inspections(
         limit=page.limit,
         offset=page.offset,
         cursor=page.cursor,
+        count_limit=page.count_limit,
     )
     return Page.of(listed, [service.to_read(i) for i in listed.rows], page)
 

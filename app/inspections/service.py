@@ -364,6 +364,7 @@ def list_inspections(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
     oldest_first: bool = False,
 ) -> listing.Listed[Inspection]:
     """Reports newest first (by inspection time), or oldest first (the review queue)."""
@@ -391,12 +392,12 @@ def list_inspections(
         conditions.append(Inspection.inspected_on <= filters.until)
         midnight = datetime.combine(filters.until + timedelta(days=1), datetime.min.time(), UTC)
         conditions.append(Inspection.inspected_at < midnight + _ZONE_SLACK)
-    query = access.scope_by_facility(select(Inspection), user, Inspection.facility_id)
+    scoped = access.scope_by_facility_join(select(Inspection), user, Inspection.facility_id)
     return listing.page(
         session,
-        query.where(*conditions),
+        scoped.where(*conditions),
         sort=OLDEST_FIRST if oldest_first else NEWEST_FIRST,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
         read=lambda paged: session.scalars(paged.options(*_LOAD)).all(),
     )
 

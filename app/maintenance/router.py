@@ -150,6 +150,7 @@ def list_orders(
         limit=page.limit,
         offset=page.offset,
         cursor=page.cursor,
+        count_limit=page.count_limit,
     )
     return Page.of(
         listed, [to_read(o, today=today, session=session, user=user) for o in listed.rows], page

@@ -593,6 +593,7 @@ def list_orders(
     limit: int,
     offset: int = 0,
     cursor: str | None = None,
+    count_limit: int | None = None,
 ) -> listing.Listed[MaintenanceOrder]:
     if filters.township_id is not None:
         access.ensure_visible(session, user, filters.township_id, f"Township {filters.township_id}")
@@ -620,6 +621,6 @@ def list_orders(
         session,
         query,
         sort=NEWEST_FIRST,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
         read=lambda paged: session.scalars(paged.options(*_LOAD)).all(),
     )

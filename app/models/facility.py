@@ -36,7 +36,25 @@ class Facility(SQLModel, table=True):
         Index("ix_facilities_kind", "kind"),
         Index("ix_facilities_longitude_latitude", "longitude", "latitude"),
         # Reports, orders and photos scoped by facility: the ids under a division, index only.
-        Index("ix_facilities_township_id_id", "township_id", "id"),
+        # The map's clusters too: every column their GROUP BY reads rides along (0013), so
+        # a division's sites (or the whole country's) are counted from the index alone.
+        Index(
+            "ix_facilities_township_id_id",
+            "township_id",
+            "id",
+            postgresql_include=["longitude", "latitude", "status", "next_due_on"],
+        ),
+        # The dashboard's, campaign progress' and the annual report's counts per township
+        # and tier: a division's active sites counted from the index alone (migration 0014).
+        Index(
+            "ix_facilities_township_status_tier",
+            "township_id",
+            "status",
+            "tier",
+            "registered_on",
+            "next_due_on",
+            "id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,7 +1,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Index, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, CheckConstraint, Index, Text, UniqueConstraint, Uuid, text
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.models.base import EnumText, UTCDateTime, utcnow
@@ -9,15 +9,53 @@ from app.models.enums import Condition, Crs, PhotoStage, ReviewStatus
 from app.models.facility import Facility
 from app.models.user import User
 
+#: the reports awaiting review: the dashboard counts them per site (migration 0014)
+SUBMITTED = f"review_status = '{ReviewStatus.submitted.value}'"
+#: the reports that may have found a problem: a damaged condition, or the answer's word in
+#: the checklist's text. ``app.reports.annual.has_problem`` implies it (its first test is
+#: this one), so the annual report counts problems from these alone (migration 0014).
+PROBLEM_CANDIDATE = (
+    "condition IN ('needs_repair', 'severely_damaged', 'missing')"
+    " OR CAST(checklist AS TEXT) LIKE '%\"problem\"%'"
+)
+
 
 class Inspection(SQLModel, table=True):
     """巡查: one visit to a facility, as reported from the inspector's phone."""
 
     __tablename__ = "inspections"
     __table_args__ = (
-        # The facility's latest counted visit, and campaign coverage by local date.
-        Index("ix_inspections_facility_inspected_at", "facility_id", "inspected_at"),
-        Index("ix_inspections_township_inspected_on", "township_id", "inspected_on"),
+        # The facility's latest counted visit, and campaign coverage by local date. What the
+        # aggregates per site (the dashboard, campaign progress, "六个一") and per township
+        # (the annual report's patrols) read rides along, so they read no row (migration 0014).
+        Index(
+            "ix_inspections_facility_inspected_at",
+            "facility_id",
+            "inspected_at",
+            postgresql_include=["inspected_on", "review_status", "on_site", "id"],
+        ),
+        Index(
+            "ix_inspections_township_inspected_on",
+            "township_id",
+            "inspected_on",
+            postgresql_include=["review_status", "facility_id", "on_site"],
+        ),
+        # The dashboard's reports awaiting review, per site; the annual report's problems.
+        Index(
+            "ix_inspections_submitted_facility_id",
+            "facility_id",
+            "inspected_on",
+            postgresql_where=text(SUBMITTED),
+            sqlite_where=text(SUBMITTED),
+        ),
+        Index(
+            "ix_inspections_problem_township_inspected_on",
+            "township_id",
+            "inspected_on",
+            postgresql_include=["facility_id", "review_status"],
+            postgresql_where=text(PROBLEM_CANDIDATE),
+            sqlite_where=text(PROBLEM_CANDIDATE),
+        ),
         # The map feed's ETag: the latest report and the latest review, by index.
         Index("ix_inspections_received_at", "received_at"),
         Index("ix_inspections_reviewed_at", "reviewed_at"),

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
 from app.counties import service as counties
 from app.errors import Forbidden, InvalidInput, NotFound
@@ -387,10 +387,13 @@ def progress(
 @dataclass
 class MissingPage:
     rows: list[Facility]
-    #: the sites missing in all pages (None on a page asked for ``after_id``: not counted again)
+    #: the sites missing in all pages (None on a page asked for ``after_id``: not counted
+    #: again, and when there are more than ``total_over``)
     total: int | None
     #: the last site of this page when another follows (``after_id`` of the next page)
     next_after_id: int | None
+    #: the count limit, when more sites than it are missing (app.listing.counted)
+    total_over: int | None = None
 
 
 def _position_of(session: Session, user: User, facility_id: int) -> tuple[int, str]:
@@ -416,10 +419,13 @@ def missing_sites(
     limit: int,
     offset: int = 0,
     after_id: int | None = None,
+    count_limit: int | None = None,
 ) -> MissingPage:
     """A page of the in-scope sites the user sees with no counted visit in the window, by
     township and code: ``offset`` for small lists, or ``after_id`` (the last site of the
-    page before: keyset, as fast on page 1,000 as on page 1)."""
+    page before: keyset, as fast on page 1,000 as on page 1). A first page counts the
+    missing sites up to ``count_limit`` (app.listing.counted): a country's unvisited sites
+    are hundreds of thousands, and counting them all cost seconds."""
     if township_id is not None:
         access.ensure_visible(session, user, township_id, f"Township {township_id}")
     if after_id is not None and offset:
@@ -427,10 +433,10 @@ def missing_sites(
     conditions = [*_in_scope(campaign), _not_visited(campaign)]
     if township_id is not None:
         conditions.append(Facility.township_id == township_id)
-    total = None
+    total = total_over = None
     if after_id is None:
-        count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
-        total = session.execute(count.where(*conditions)).scalar_one()
+        missing = access.scope(select(Facility.id), user, Facility.township_id)
+        total, total_over = listing.counted(session, missing.where(*conditions), limit=count_limit)
     else:
         after = _position_of(session, user, after_id)
         conditions.append(tuple_(Facility.township_id, Facility.code) > tuple_(*after))
@@ -446,4 +452,4 @@ def missing_sites(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return MissingPage(rows, total, rows[-1].id if more else None)
+    return MissingPage(rows, total, rows[-1].id if more else None, total_over)

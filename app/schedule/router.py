@@ -5,7 +5,15 @@ from sqlalchemy import select
 
 from app.clock import local_today
 from app.counties import service as counties
-from app.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from app.deps import (
+    AdminUser,
+    CurrentUser,
+    KeysetPageDep,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+)
 from app.errors import BODY, OTHER_TOWNSHIP, SIGNED_IN, Forbidden, error_responses
 from app.facilities import service as facilities
 from app.funds.money import rate
@@ -70,17 +78,24 @@ def read_overdue(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
-    page: PageDep,
+    page: KeysetPageDep,
     as_of: Annotated[Day | None, Query(description="default: today (county time)")] = None,
     township_id: Id | None = None,
     tier: Tier | None = None,
 ) -> OverdueRead:
-    today = local_today(settings.tz)
-    as_of = as_of or today
-    query, total = service.overdue_query(
-        session=session, user=user, as_of=as_of, township_id=township_id, tier=tier
+    as_of = as_of or local_today(settings.tz)
+    listed = service.overdue_facilities(
+        session=session,
+        user=user,
+        as_of=as_of,
+        township_id=township_id,
+        tier=tier,
+        limit=page.limit,
+        offset=page.offset,
+        cursor=page.cursor,
+        count_limit=page.count_limit,
+        read=lambda paged: facilities.reads_of(session, paged, today=as_of),
     )
-    page_of = query.limit(page.limit).offset(page.offset)
     items = [
         OverdueItem(
             facility=f,
@@ -88,9 +103,17 @@ def read_overdue(
             next_due_on=f.next_due_on,
             days_overdue=(as_of - f.next_due_on).days,
         )
-        for f in facilities.reads_of(session, page_of, today=as_of)
+        for f in listed.rows
     ]
-    return OverdueRead(as_of=as_of, total=total, limit=page.limit, offset=page.offset, items=items)
+    return OverdueRead(
+        as_of=as_of,
+        total=listed.total,
+        total_over=listed.total_over,
+        limit=page.limit,
+        offset=page.offset,
+        next=listed.next,
+        items=items,
+    )
 
 
 def campaign_read(session: SessionDep, user: User, campaign: Campaign) -> CampaignRead:
@@ -237,10 +260,12 @@ def campaign_missing(
         limit=page.limit,
         offset=page.offset,
         after_id=after_id,
+        count_limit=page.count_limit,
     )
     return MissingPage(
         items=[MissingFacilityRead.model_validate(f, from_attributes=True) for f in found.rows],
         total=found.total,
+        total_over=found.total_over,
         limit=page.limit,
         offset=page.offset,
         next_after_id=found.next_after_id,

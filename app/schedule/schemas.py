@@ -51,10 +51,25 @@ class OverdueItem(BaseModel):
 
 
 class OverdueRead(BaseModel):
+    """A page of the overdue list, most overdue first: ``total``, ``total_over`` and
+    ``next`` as in every ``Page`` (app.schemas)."""
+
     as_of: date
-    total: int
+    total: int | None = Field(
+        description="overdue sites in all pages; null on a page asked for by cursor, and"
+        " when there are more than `total_over`"
+    )
+    total_over: int | None = Field(
+        default=None,
+        description="set when more than this many sites are overdue (MEMORIAL_COUNT_LIMIT);"
+        " ?count=exact counts them all",
+    )
     limit: int
     offset: int
+    next: str | None = Field(
+        default=None,
+        description="send as ?cursor= for the page after this one; null on the last page",
+    )
     items: list[OverdueItem]
 
 
@@ -115,7 +130,13 @@ class MissingPage(BaseModel):
 
     items: list[MissingFacilityRead]
     total: int | None = Field(
-        description="sites missing in all pages; null on a page asked for with after_id"
+        description="sites missing in all pages; null on a page asked for with after_id,"
+        " and when there are more than `total_over`"
+    )
+    total_over: int | None = Field(
+        default=None,
+        description="set when more than this many sites are missing (MEMORIAL_COUNT_LIMIT);"
+        " ?count=exact counts them all",
     )
     limit: int
     offset: int

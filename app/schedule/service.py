@@ -1,5 +1,6 @@
 """Patrol schedule: policy intervals and each facility's next due date (DESIGN.md rule 2)."""
 
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -7,7 +8,7 @@ from sqlalchemy import ColumnElement, Date, Select, case, delete, func, literal,
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
 from app.clock import local_date
 from app.errors import Forbidden
@@ -284,27 +285,9 @@ def overdue_conditions(
     return conditions
 
 
-def overdue_query(
-    *,
-    session: Session,
-    user: User,
-    as_of: date,
-    township_id: int | None,
-    tier: Tier | None,
-) -> tuple[Select[Any], int]:
-    """Active facilities due before ``as_of``, most overdue first (an index range scan),
-    and how many there are."""
-    conditions = overdue_conditions(
-        session=session, user=user, as_of=as_of, township_id=township_id, tier=tier
-    )
-    count = access.scope(select(func.count()).select_from(Facility), user, Facility.township_id)
-    total = session.execute(count.where(*conditions)).scalar_one()
-    query = (
-        access.scope(select(Facility), user, Facility.township_id)
-        .where(*conditions)
-        .order_by(Facility.next_due_on, Facility.id)
-    )
-    return query, total
+#: most overdue first: a range of the index on ``(next_due_on, id)`` for every page
+#: (``ix_facilities_next_due_on_id``; within a township, the township's own index)
+OVERDUE_ORDER = (listing.asc(Facility.next_due_on), listing.asc(Facility.id))
 
 
 def overdue_facilities(
@@ -316,12 +299,30 @@ def overdue_facilities(
     tier: Tier | None,
     limit: int | None,
     offset: int = 0,
-) -> tuple[list[Facility], int]:
-    """Active facilities due before ``as_of``, most overdue first (an index range scan)."""
-    query, total = overdue_query(
+    cursor: str | None = None,
+    count_limit: int | None = None,
+    read: Callable[[Select[Any]], Sequence[Any]] | None = None,
+) -> listing.Listed[Any]:
+    """Active facilities due before ``as_of``, most overdue first, a page at a time (by
+    offset or cursor, app.listing), read by ``read`` (default: with their townships);
+    every one when ``limit`` is None (the exports stream their own query)."""
+    conditions = overdue_conditions(
         session=session, user=user, as_of=as_of, township_id=township_id, tier=tier
     )
-    query = query.options(selectinload(Facility.township)).offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.execute(query).scalars()), total
+    query = access.scope_by_ids(session, select(Facility), user, Facility.township_id)
+    query = query.where(*conditions)
+
+    def with_townships(paged: Select[Any]) -> Sequence[Facility]:
+        return session.scalars(paged.options(selectinload(Facility.township))).all()
+
+    read = read or with_townships
+    if limit is None:
+        rows = list(read(query.order_by(*(key.ordered() for key in OVERDUE_ORDER)).offset(offset)))
+        return listing.Listed(rows=rows, total=offset + len(rows))
+    return listing.page(
+        session,
+        query,
+        sort=OVERDUE_ORDER,
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        read=read,
+    )

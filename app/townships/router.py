@@ -19,7 +19,12 @@ def list_townships(
     session: SessionDep, user: CurrentUser, page: KeysetPageDep
 ) -> Page[TownshipRead]:
     listed = service.list_townships(
-        session=session, user=user, limit=page.limit, offset=page.offset, cursor=page.cursor
+        session=session,
+        user=user,
+        limit=page.limit,
+        offset=page.offset,
+        cursor=page.cursor,
+        count_limit=page.count_limit,
     )
     return Page.of(listed, [_read(t) for t in listed.rows], page)
 

@@ -34,13 +34,19 @@ def require(
 
 
 def list_townships(
-    *, session: Session, user: User, limit: int, offset: int = 0, cursor: str | None = None
+    *,
+    session: Session,
+    user: User,
+    limit: int,
+    offset: int = 0,
+    cursor: str | None = None,
+    count_limit: int | None = None,
 ) -> listing.Listed[Township]:
     return listing.page(
         session,
         access.scope(select(Township), user, Township.id),
         sort=(listing.asc(Township.code), listing.asc(Township.id)),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor),
+        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
     )
 
 

@@ -347,6 +347,7 @@ FIELD_LABELS = {
     "limit": N_("Rows per page"),
     "offset": N_("Rows to skip"),
     "cursor": N_("Page cursor"),
+    "count": N_("Count (count)"),
     "township_id": N_("Township"),
     "tier": N_("Tier"),
     "kind": N_("Kind"),

@@ -144,8 +144,13 @@ def format_money(fen: int | None) -> str:
     return f"{sign}¥{whole:,}.{cents:02d}"
 
 
-def format_count(count: int, unit: str, locale: Locale) -> str:
-    """``12 处`` in Chinese; in English the unit's msgid (``12 sites``, ``1 site``)."""
+def format_count(count: int | None, unit: str, locale: Locale, over: int | None = None) -> str:
+    """``12 处`` in Chinese; in English the unit's msgid (``12 sites``, ``1 site``). A list
+    counted only up to its limit (``count`` None, ``over`` the limit, app.listing):
+    ``超过 10,000 处``, ``more than 10,000 sites``."""
+    if count is None and over is not None:
+        _ = Gettext(locale)
+        return _("more than %(count)s", count=f"{over:,} {_(unit)}")
     if locale == "en" and count == 1 and unit.endswith("s"):
         return f"1 {unit[:-1]}"
     return f"{count:,} {Gettext(locale)(unit)}"

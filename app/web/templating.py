@@ -120,7 +120,7 @@ def context_for(request: Request, locale: Locale) -> dict[str, Any]:
         ),
         "datetime": lambda value: i18n.format_datetime(value, locale, settings.tz),
         "money": i18n.format_money,
-        "count": lambda n, unit: i18n.format_count(n, unit, locale),
+        "count": lambda n, unit, over=None: i18n.format_count(n, unit, locale, over),
         "distance": lambda metres: i18n.format_distance(metres, locale),
         "label": lambda value: i18n.enum_label(value, locale),
     }

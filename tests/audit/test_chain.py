@@ -2,6 +2,7 @@
 found at the row where it happened, and concurrent writers never fork the chain."""
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -422,3 +423,27 @@ def test_the_upgrade_chains_the_entries_already_there(empty_database: str, tmp_p
         assert tuple(head) == (result.last_hash, 3)
     finally:
         engine.dispose()
+
+
+def test_the_hasher_for_many_entries_hashes_the_bytes_entry_hash_does() -> None:
+    at = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+    hashed = chain.entry_hasher(at=at, actor_id=7, actor_username="管理员", object_type="facility")
+    prev = chain.GENESIS
+    for action, object_id, before, after in [
+        ("facility.create", "41", None, {"名称": "烈士墓", "b": [{"note": None, "name": '甲"\\'}]}),
+        ("facility.update", 'x"\n', {"name": "旧"}, {"name": "新", "area_m2": 1.5}),
+    ]:
+        entry = SimpleNamespace(
+            at=at,
+            actor_id=7,
+            actor_username="管理员",
+            action=action,
+            object_type="facility",
+            object_id=object_id,
+            before=before,
+            after=after,
+        )
+        expected = chain.entry_hash(entry, prev_hash=prev)
+        as_text = [chain.canonical_json(value) for value in (before, after)]
+        assert hashed(action, object_id, *as_text, prev) == expected
+        prev = expected

@@ -235,3 +235,70 @@ def test_a_county_user_finds_only_the_townships_of_their_county(
         "row 3: township: no township with code or name '140522100'"
     ]
     assert facilities(db)["M-00001"].township_id == world.township_a.id
+
+
+def test_an_update_writes_what_the_row_changes_and_what_follows_from_it(
+    db: Database, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    first = [row(n) for n in range(1, 6)]
+    run_import(db, settings, write_csv(tmp_path / "a.csv", HEADER, first))
+    before = facilities(db)["M-00003"]
+    again = [
+        row(n) if n != 3 else row(3, 经度="112.21", 烈士="新烈士（连长）") for n in range(1, 6)
+    ]
+    result = run_import(db, settings, write_csv(tmp_path / "b.csv", HEADER, again))
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 4)
+    after = facilities(db)["M-00003"]
+    assert (after.longitude, after.source_longitude) == (112.21, 112.21)
+    assert after.martyrs == [{"name": "新烈士", "note": "连长"}]
+    assert after.martyr_names == "新烈士"  # what ?q= searches
+    unchanged = ("name", "latitude", "registered_on", "next_due_on", "created_at", "tier")
+    assert {n: getattr(after, n) for n in unchanged} == {n: getattr(before, n) for n in unchanged}
+    with db.session() as session:
+        entry = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "facility.update", AuditEntry.object_id == str(after.id)
+            )
+        ).one()
+    assert entry.before == {"longitude": 112.2, "martyrs": [], "source_longitude": 112.2}
+    assert entry.after == {
+        "longitude": 112.21,
+        "martyrs": [{"name": "新烈士", "note": "连长"}],
+        "source_longitude": 112.21,
+    }
+    assert chain.verify_database(db.engine).intact
+
+
+def test_a_cell_with_a_control_character_gets_the_schemas_own_error(
+    db: Database, settings: Settings, world: World, tmp_path: Path
+) -> None:
+    rows = [row(1), row(2, 名称="坏\x07名"), row(3, 烈士="甲\x01（排长）")]
+    result = run_import(db, settings, write_csv(tmp_path / "f.csv", HEADER, rows))
+    assert result.written is False
+    assert [str(e) for e in result.errors] == [
+        "row 3: name: Value error, must not contain control characters",
+        "row 4: martyrs.0.name: Value error, must not contain control characters",
+    ]
+
+
+def test_a_code_taken_after_the_check_writes_nothing_and_names_its_row(
+    db: Database, settings: Settings, world: World, tmp_path: Path, monkeypatch
+) -> None:
+    """Another writer takes a new row's code between the check and the write: the insert
+    (PostgreSQL's COPY too) fails, nothing is written, and the error names the row."""
+    found = importer._existing
+    calls: list[list[str]] = []
+
+    def not_yet_taken(session, codes):  # the check sees the code free
+        calls.append(codes)
+        return {} if len(calls) == 1 else found(session, codes)
+
+    monkeypatch.setattr(importer, "_existing", not_yet_taken)
+    rows = [row(1), row(2, 编号="A-001")]
+    result = run_import(db, settings, write_csv(tmp_path / "f.csv", HEADER, rows))
+    assert result.written is False
+    assert [str(e) for e in result.errors] == [
+        "row 3: row: A facility with code 'A-001' already exists"
+    ]
+    assert set(facilities(db)) == {"A-001", "B-001"}
+    assert audit_count(db, "facility.create") == 0

@@ -289,14 +289,16 @@ def users_page(
     """Filters as the form sends them: "" is "all" (an unknown value is ignored too)."""
     role = Role(role_filter) if role_filter in {r.value for r in Role} else None
     township_id = whole_number(township_filter)
-    rows, total = auth_service.list_users(
+    listed = auth_service.list_users(
         session=session,
         role=role,
         township_id=township_id,
         limit=USERS_PER_PAGE,
         offset=offset,
+        count_limit=request.app.state.settings.count_limit,
         actor=admin,
     )
+    rows = listed.rows
     return render(
         request,
         "admin/users.html",
@@ -304,7 +306,9 @@ def users_page(
             "section_tab": "users",
             "users": rows,
             "county_names": county_names(session, [u.division_code for u in rows]),
-            "total": total,
+            "total": listed.total,
+            "total_over": listed.total_over,
+            "more": listed.next is not None,
             "limit": USERS_PER_PAGE,
             "offset": offset,
             "query": _filters(role, township_id),

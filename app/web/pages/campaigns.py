@@ -204,6 +204,7 @@ def campaign_missing(
         township_id=township_id,
         limit=PAGE_SIZE,
         offset=offset,
+        count_limit=settings.count_limit,
     )
     progress = campaigns.progress_counts(session=session, user=user, campaign=campaign)
     window = Window(
@@ -224,6 +225,8 @@ def campaign_missing(
             "w": window,
             "rows": missing.rows,
             "total": missing.total,
+            "total_over": missing.total_over,
+            "more": missing.next_after_id is not None,
             "offset": offset,
             "limit": PAGE_SIZE,
             "query": query,

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from app import access, standard
+from app import access, listing, standard
 from app.clock import local_today
 from app.deps import SessionDep, SettingsDep
 from app.funds import service as funds
@@ -107,18 +107,21 @@ def next_default_window(today: date) -> tuple[CampaignKind, date, date]:
     raise AssertionError("a default window always lies within a year")  # pragma: no cover
 
 
-def waiting_reports(*, session: Session, user: User) -> tuple[int, list[Inspection]]:
-    """How many reports wait for review, and the oldest few (oldest first)."""
+def waiting_reports(
+    *, session: Session, user: User, count_limit: int | None = None
+) -> listing.Listed[Inspection]:
+    """The oldest few reports waiting for review, and how many wait (up to ``count_limit``:
+    past it, ``total_over``)."""
     waiting = inspections.InspectionFilters(review_status=ReviewStatus.submitted)
-    oldest, total = inspections.list_inspections(
+    return inspections.list_inspections(
         session=session,
         user=user,
         filters=waiting,
         limit=WAITING_SHOWN,
         offset=0,
+        count_limit=count_limit,
         oldest_first=True,
     )
-    return total, oldest
 
 
 def fund_year(*, session: Session, user: User, today: date) -> int:
@@ -176,13 +179,14 @@ def dashboard(
     today = local_today(settings.tz)
     figures = reports.stats(session=session, user=user, as_of=today)  # as GET /stats
     sites = figures.overdue_by_township
-    waiting_total, waiting = waiting_reports(session=session, user=user)
+    waiting = waiting_reports(session=session, user=user, count_limit=settings.count_limit)
     latest, _total = inspections.list_inspections(
         session=session,
         user=user,
         filters=inspections.InspectionFilters(),
         limit=LATEST_SHOWN,
         offset=0,
+        count_limit=settings.count_limit,
     )
     year = fund_year(session=session, user=user, today=today)
     accounts = funds.summary(session=session, user=user, year=year)
@@ -201,8 +205,9 @@ def dashboard(
             "sites": sites,
             "active_total": figures.active_total,
             "overdue_total": figures.overdue_total,
-            "waiting_total": waiting_total,
-            "waiting": waiting,
+            "waiting_total": waiting.total,
+            "waiting_over": waiting.total_over,
+            "waiting": waiting.rows,
             "latest": latest,
             "township_names": {r.township.id: r.township.name for r in sites},
             "campaign": campaign,

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app import access, standard
+from app import access, listing, standard
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import Settings
@@ -243,27 +243,30 @@ def facility_list(
         q=q.strip() or None,
         overdue={"yes": True, "no": False}.get(overdue or ""),
     )
-    rows, total = service.list_facilities(
+    listed = service.list_facilities(
         session=session,
         user=user,
         filters=filters,
         sort=sort,
         limit=PAGE_SIZE,
         offset=offset,
+        count_limit=settings.count_limit,
         today=today,
     )
+    overdue_listed = listed
     if filters.overdue is None:
-        _, overdue_total = service.list_facilities(
+        overdue_listed = service.list_facilities(
             session=session,
             user=user,
             filters=dataclasses.replace(filters, overdue=True),
             sort=sort,
             limit=0,
             offset=0,
+            count_limit=settings.count_limit,
             today=today,
         )
-    else:
-        overdue_total = total if filters.overdue else 0
+    elif not filters.overdue:
+        overdue_listed = listing.Listed(rows=[], total=0)
     query = {
         key: value
         for key, value in (
@@ -280,9 +283,12 @@ def facility_list(
         request,
         "facilities/list.html",
         {
-            "rows": [_row(f, today) for f in rows],
-            "total": total,
-            "overdue_total": overdue_total,
+            "rows": [_row(f, today) for f in listed.rows],
+            "total": listed.total,
+            "total_over": listed.total_over,
+            "more": listed.next is not None,
+            "overdue_total": overdue_listed.total,
+            "overdue_over": overdue_listed.total_over,
             "offset": offset,
             "limit": PAGE_SIZE,
             "query": query,

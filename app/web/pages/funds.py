@@ -486,13 +486,14 @@ def ledger_page(
     """The ledger of a year, newest entry first."""
     year = year or default_year(session, settings, user)
     visible = townships.visible(session, user)
-    rows, total = funds.ledger(
+    listed = funds.ledger(
         session=session,
         user=user,
         township_id=township_id,
         year=year,
         limit=LEDGER_PAGE,
         offset=offset,
+        count_limit=settings.count_limit,
         newest_first=True,
     )
     query: dict[str, Any] = {"year": year}
@@ -506,8 +507,10 @@ def ledger_page(
             "township_id": township_id,
             "townships": visible,
             "township_names": {t.id: t.name for t in visible},
-            "entries": rows,
-            "total": total,
+            "entries": listed.rows,
+            "total": listed.total,
+            "total_over": listed.total_over,
+            "more": listed.next is not None,
             "offset": offset,
             "limit": LEDGER_PAGE,
             "query": query,

@@ -143,8 +143,14 @@ def orders_page(
     _ = gettext(request)
     today = local_today(settings.tz)
     filters = maintenance.OrderFilters(township_id=township_id, status=status)
-    rows, total = maintenance.list_orders(
-        session=session, user=user, filters=filters, today=today, limit=ORDERS_PAGE, offset=offset
+    listed = maintenance.list_orders(
+        session=session,
+        user=user,
+        filters=filters,
+        today=today,
+        limit=ORDERS_PAGE,
+        offset=offset,
+        count_limit=settings.count_limit,
     )
     visible = townships.visible(session, user)
     query: dict[str, Any] = {}
@@ -157,8 +163,10 @@ def orders_page(
         request,
         "maintenance/index.html",
         {
-            "orders": [(o, actions_for(session, user, o)) for o in rows],
-            "total": total,
+            "orders": [(o, actions_for(session, user, o)) for o in listed.rows],
+            "total": listed.total,
+            "total_over": listed.total_over,
+            "more": listed.next is not None,
             "offset": offset,
             "limit": ORDERS_PAGE,
             "query": query,

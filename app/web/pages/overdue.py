@@ -48,7 +48,7 @@ def overdue_list(
     day = as_of or today
     # "at least N days overdue" on ``day`` is "overdue" on the date N - 1 days earlier
     cutoff = day - timedelta(days=(min_days or 1) - 1)
-    rows, total = schedule.overdue_facilities(
+    listed = schedule.overdue_facilities(
         session=session,
         user=user,
         as_of=cutoff,
@@ -56,6 +56,7 @@ def overdue_list(
         tier=tier,
         limit=PAGE_SIZE,
         offset=offset,
+        count_limit=settings.count_limit,
     )
     query = {
         key: value
@@ -71,8 +72,10 @@ def overdue_list(
         request,
         "overdue/list.html",
         {
-            "rows": [(f, (day - f.next_due_on).days) for f in rows],
-            "total": total,
+            "rows": [(f, (day - f.next_due_on).days) for f in listed.rows],
+            "total": listed.total,
+            "total_over": listed.total_over,
+            "more": listed.next is not None,
             "offset": offset,
             "limit": PAGE_SIZE,
             "query": query,

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app import access
+from app import access, listing
 from app.deps import SessionDep, SettingsDep
 from app.errors import AppError
 from app.inspections import service as inspections
@@ -59,14 +59,26 @@ web_errors.register(
 
 
 def waiting(
-    *, session: Session, user: User, township_id: int | None, limit: int, offset: int
-) -> tuple[list[Inspection], int]:
-    """Reports waiting for review, oldest first."""
+    *,
+    session: Session,
+    user: User,
+    township_id: int | None,
+    limit: int,
+    offset: int,
+    count_limit: int | None = None,
+) -> listing.Listed[Inspection]:
+    """Reports waiting for review, oldest first, counted up to ``count_limit``."""
     filters = inspections.InspectionFilters(
         township_id=township_id, review_status=ReviewStatus.submitted
     )
     return inspections.list_inspections(
-        session=session, user=user, filters=filters, limit=limit, offset=offset, oldest_first=True
+        session=session,
+        user=user,
+        filters=filters,
+        limit=limit,
+        offset=offset,
+        count_limit=count_limit,
+        oldest_first=True,
     )
 
 
@@ -106,16 +118,28 @@ def _queue_page(
     names = {t.id: t.name for t in visible}
     if township_id is not None:
         access.ensure_visible(session, user, township_id, f"Township {township_id}")
-    queue, total = waiting(
-        session=session, user=user, township_id=township_id, limit=QUEUE_PAGE, offset=offset
+    count_limit = request.app.state.settings.count_limit
+    listed = waiting(
+        session=session,
+        user=user,
+        township_id=township_id,
+        limit=QUEUE_PAGE,
+        offset=offset,
+        count_limit=count_limit,
     )
+    queue = listed.rows
     if report_id is not None:
         current = inspections.get_inspection(session=session, user=user, inspection_id=report_id)
     elif offset == 0:
         current = queue[0] if queue else None
     else:
         oldest, _total = waiting(
-            session=session, user=user, township_id=township_id, limit=1, offset=0
+            session=session,
+            user=user,
+            township_id=township_id,
+            limit=1,
+            offset=0,
+            count_limit=count_limit,
         )
         current = oldest[0] if oldest else None
     notice = None
@@ -142,7 +166,9 @@ def _queue_page(
             "township_names": names,
             "township_id": township_id,
             "queue": queue,
-            "total": total,
+            "total": listed.total,
+            "total_over": listed.total_over,
+            "more": listed.next is not None,
             "offset": offset,
             "limit": QUEUE_PAGE,
             "query": query,
