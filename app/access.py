@@ -16,7 +16,8 @@ county moves a facility, its history moves with it. They are scoped through the 
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Integer, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from app.errors import Conflict, Forbidden, NotFound
@@ -100,7 +101,8 @@ def scope(statement: Any, user: User, township_column: Any) -> Any:
 
 
 def scope_by_ids(session: Session, statement: Any, user: User, township_column: Any) -> Any:
-    """``scope``, with a region's townships read first and named by id (``IN (4051, ...)``).
+    """``scope``, with a region's townships read first and named by id (PostgreSQL: one
+    array, ``= ANY(:ids)``; SQLite: ``IN (4051, ...)``).
 
     A list read along a sort index (facilities by code, the overdue list by due date) checks
     every row it passes against the region. Against ``townships_under`` each check is a
@@ -108,8 +110,14 @@ def scope_by_ids(session: Session, statement: Any, user: User, township_column: 
     85,000 buffers); a list of ids PostgreSQL hashes once and checks without reading."""
     if township_limit(user) is not None or reach(user) == "":
         return scope(statement, user, township_column)
-    ids = session.scalars(townships_under(reach(user))).all()
-    return statement.where(township_column.in_(ids))
+    ids = list(session.scalars(townships_under(reach(user))).all())
+    if session.get_bind().dialect.name != "postgresql":
+        return statement.where(township_column.in_(ids))
+    # one array parameter, ``= ANY(:ids)``, the plan PostgreSQL makes of an IN list: as
+    # 1,800 bound parameters (a province's townships) SQLAlchemy and psycopg spent 50 ms
+    # of CPU on each statement rendering and sending them (a first page 94 → 21 ms)
+    region = bindparam("region_townships", ids, type_=ARRAY(Integer), unique=True)
+    return statement.where(township_column == any_(region))
 
 
 def facilities_of(township_id: int) -> Any:
