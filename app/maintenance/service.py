@@ -203,6 +203,14 @@ def create_order_once(
     if data.inspection_id is not None:
         _check_inspection(session, user, data.inspection_id, facility.id)  # type: ignore[arg-type]
         if (existing := _unfinished_order_of(session, data.inspection_id)) is not None:
+            # A concurrent send of this same order may have committed since the replay check
+            # above (READ COMMITTED sees it now): that is a replay, not a second order.
+            if (
+                existing.client_id is not None
+                and existing.client_id == data.client_id
+                and (replayed := _replay(session, user, data)) is not None
+            ):
+                return replayed, False
             raise _report_taken(data.inspection_id, existing)
     order = MaintenanceOrder.model_validate(
         data.model_dump(exclude={"year"}),

@@ -5,10 +5,12 @@ sends of one order open it once; without a ``client_id`` every POST opens an ord
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.db import Database
+from app.maintenance import service
 from app.models import MaintenanceOrder
 from tests.concurrency import run_together
 from tests.factories import World, report_body
@@ -114,6 +116,37 @@ def test_concurrent_sends_of_one_order_citing_a_report_open_it_once(
     headers = world.headers("township")
     results = run_together(app, [lambda c: c.post(API, json=payload, headers=headers)] * 6)
     assert sorted(r.status_code for r in results) == [200] * 5 + [201], [r.text for r in results]
+    assert orders(db) == 1
+
+
+def test_a_send_that_missed_the_first_commit_by_a_hair_replays_it(
+    monkeypatch: pytest.MonkeyPatch, client: TestClient, world: World, db: Database
+) -> None:
+    """The race the concurrent test hits now and then on PostgreSQL: the first send commits
+    between the second's replay check (which saw nothing) and its check of the report's
+    open orders (which sees the first's order). Same ``client_id``, same content: a replay."""
+    report = client.post(
+        "/api/v1/inspections", json=report_body(world.facility_a), headers=world.headers("township")
+    )
+    payload = body(world, inspection_id=report.json()["id"])
+    first = client.post(API, json=payload, headers=world.headers("township"))
+    assert first.status_code == 201, first.text
+    replay, checks = service._replay, []
+
+    def late(*args, **kwargs):  # the first replay check ran before the first send committed
+        checks.append(args)
+        return None if len(checks) == 1 else replay(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_replay", late)
+    again = client.post(API, json=payload, headers=world.headers("township"))
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    assert len(checks) == 2
+    # another order citing the report, under another client_id, is still the 409 naming it
+    other = client.post(
+        API, json=payload | {"client_id": str(uuid.uuid4())}, headers=world.headers("township")
+    )
+    assert other.status_code == 409, other.text
+    assert f"maintenance order {first.json()['id']}" in other.json()["detail"]
     assert orders(db) == 1
 
 
