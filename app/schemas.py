@@ -2,7 +2,7 @@
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from annotated_types import Ge, Le
 from pydantic import (
@@ -165,9 +165,11 @@ class Page(BaseModel, Generic[T]):
     )
 
     @classmethod
-    def of(cls, listed: Any, items: list[T], window: Any) -> "Page[T]":
-        """The page ``listed`` (an ``app.listing.Listed``) holds, its rows shaped as ``items``."""
+    def of(cls, listed: Any, items: list[T], window: Any, **fields: Any) -> Self:
+        """The page ``listed`` (an ``app.listing.Listed``) holds, its rows shaped as ``items``;
+        ``fields`` are a subclass's own (the overdue list's ``as_of``)."""
         return cls(
+            **fields,
             items=items,
             total=listed.total,
             total_over=listed.total_over,

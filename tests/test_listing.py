@@ -137,8 +137,7 @@ def _review_queue(session: Any, world: World, window: listing.Window) -> Any:
         session=session,
         user=world.county,
         filters=inspections.InspectionFilters(review_status=ReviewStatus.submitted),
-        limit=window.limit,
-        cursor=window.cursor,
+        window=window,
         oldest_first=True,
     )
 
@@ -254,7 +253,7 @@ def test_a_page_of_no_rows_is_the_count_alone(db: Database, world: World) -> Non
             user=world.county,
             filters=facilities.FacilityFilters(),
             sort="code",
-            limit=0,
+            window=listing.Window(limit=0),
             today=date(2025, 4, 4),
         )
     assert (listed.rows, listed.total, listed.next) == ([], 2, None)

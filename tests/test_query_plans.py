@@ -34,7 +34,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
-from app import migrate
+from app import listing, migrate
 from app.audit import service as audit
 from app.config import BBox
 from app.db import make_engine
@@ -271,20 +271,24 @@ def plans(province: Engine) -> Plans:
     return Plans(province)
 
 
-def scans_of(plans: Plans, list_page: Callable[..., Any], **arguments: Any) -> list[str]:
-    """The scans of a first page (with its count) and of the page its cursor leads to,
-    of ``list_page(session=..., cursor=..., **arguments)``; each named with ``arguments``."""
-    first, scans = plans.scans(lambda session: list_page(session=session, **arguments))
+def scans_of(
+    plans: Plans, list_page: Callable[..., Any], *, limit: int, **arguments: Any
+) -> list[str]:
+    """The scans of a first page of ``limit`` rows (with its exact count) and of the page its
+    cursor leads to, of ``list_page(session=..., window=..., **arguments)``; each named with
+    ``arguments``."""
+
+    def scans(window: listing.Window) -> tuple[Any, list[str]]:
+        return plans.scans(lambda session: list_page(session=session, window=window, **arguments))
+
+    first, found = scans(listing.Window(limit=limit))
     if first.next is not None:
-        _, more = plans.scans(
-            lambda session: list_page(session=session, cursor=first.next, **arguments)
-        )
-        scans += more
+        found += scans(listing.Window(limit=limit, cursor=first.next))[1]
     named = {
         k: f"division {v.division_code!r}" if isinstance(v, User) else v
         for k, v in arguments.items()
     }
-    return [f"{named}: {scan}" for scan in scans]
+    return [f"{named}: {scan}" for scan in found]
 
 
 FACILITY_SORTS: tuple[FacilitySort, ...] = (
@@ -468,8 +472,7 @@ def test_overdue_pages_read_indexes(plans: Plans, callers: list[Caller]) -> None
                         as_of=TODAY,
                         township_id=township_id,
                         tier=tier,
-                        limit=50,
-                        offset=100,
+                        window=listing.Window(limit=50, offset=100),
                     )
                 )
                 scans += [f"{caller.label} {township_id} {tier}: {scan}" for scan in found]

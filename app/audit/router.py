@@ -36,10 +36,7 @@ def list_audit(
         action=action,
         since=since,
         until=until,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
         viewer=user,
     )
     return Page.of(listed, [AuditRead.model_validate(r) for r in listed.rows], page)

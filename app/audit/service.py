@@ -71,10 +71,7 @@ def list_entries(
     action: str | None,
     since: datetime | None,
     until: datetime | None,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
     viewer: User | None = None,
 ) -> listing.Listed[AuditEntry]:
     """The log, newest first. With ``viewer``, what the staff of a division read: all of it
@@ -109,5 +106,5 @@ def list_entries(
         session,
         select(AuditEntry).where(*conditions),
         sort=NEWEST_FIRST,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
     )

@@ -95,10 +95,7 @@ def list_users(
         session=session,
         role=role,
         township_id=township_id,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
         actor=admin,
     )
     return Page.of(listed, [UserRead.model_validate(r) for r in listed.rows], page)

@@ -148,10 +148,7 @@ def list_users(
     session: Session,
     role: Role | None,
     township_id: int | None,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
     actor: User | None = None,
 ) -> listing.Listed[User]:
     conditions: list[Any] = managed_by(actor)
@@ -163,7 +160,7 @@ def list_users(
         session,
         select(User).where(*conditions),
         sort=(listing.asc(User.username), listing.asc(User.id)),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=lambda paged: session.exec(paged.options(selectinload(User.township))).all(),
     )
 

@@ -146,7 +146,7 @@ def _fund_sheets(
         if len(area.counties) > 1:
             summary_rows.append(money_row(f"{county.county.name}小计", county.county.code, county))
     summary_rows.append(money_row("合计", "", Totals.of(accounts)))
-    entries, _ = funds.ledger(session=session, user=user, township_id=None, year=year, limit=None)
+    entries, _ = funds.ledger(session=session, user=user, township_id=None, year=year, window=None)
     ledger_rows = (
         [
             entry.id,

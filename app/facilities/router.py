@@ -61,10 +61,7 @@ def list_facilities(
         user=user,
         filters=filters,
         sort=sort,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
         today=today,
     )
     return Page.of(listed, listed.rows, page)

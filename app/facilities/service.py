@@ -140,17 +140,14 @@ def list_facilities(
     user: User,
     filters: FacilityFilters,
     sort: FacilitySort,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
     today: date,
 ) -> listing.Listed[Facility]:
     return listing.page(
         session,
         _filtered(session=session, user=user, filters=filters, today=today),
         sort=sort_keys(sort),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=lambda paged: session.exec(paged.options(selectinload(Facility.township))).all(),
     )
 
@@ -161,10 +158,7 @@ def list_facility_reads(
     user: User,
     filters: FacilityFilters,
     sort: FacilitySort,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
     today: date,
 ) -> listing.Listed[FacilityRead]:
     """``list_facilities`` in the API shape, read as plain rows (see ``reads_of``)."""
@@ -172,7 +166,7 @@ def list_facility_reads(
         session,
         _filtered(session=session, user=user, filters=filters, today=today),
         sort=sort_keys(sort),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=lambda paged: reads_of(session, paged, today=today),
     )
 

@@ -109,10 +109,7 @@ def list_allocations(
         user=user,
         township_id=township_id,
         year=year,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
     )
     return Page.of(listed, [allocation_read(a, t) for a, t in listed.rows], page)
 
@@ -188,9 +185,6 @@ def read_ledger(
         user=user,
         township_id=township_id,
         year=year,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
     )
     return Page.of(listed, [entry_read(e, u) for e, u in listed.rows], page)

@@ -323,10 +323,7 @@ def list_allocations(
     user: User,
     township_id: int | None,
     year: int | None,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
 ) -> listing.Listed[tuple[FundAllocation, Township]]:
     """Allocations, latest year first, then in the order they were handed over."""
     if township_id is not None:
@@ -341,7 +338,7 @@ def list_allocations(
         session,
         query.where(*conditions),
         sort=ALLOCATION_ORDER,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=lambda paged: [
             (allocation, township)
             for allocation, township in session.execute(
@@ -395,14 +392,11 @@ def ledger(
     user: User,
     township_id: int | None,
     year: int | None,
-    limit: int | None,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window | None,
     newest_first: bool = False,
 ) -> listing.Listed[tuple[LedgerEntry, User | None]]:
     """Ledger entries in the order they were written (or newest first), with who wrote
-    them; every entry when ``limit`` is None."""
+    them: the page ``window`` asks for, or every entry when it is None."""
     if township_id is not None:
         access.ensure_visible(session, user, township_id, f"Township {township_id}")
     conditions: list[Any] = []
@@ -418,14 +412,14 @@ def ledger(
         return [(entry, author) for entry, author in session.execute(with_actor).all()]
 
     sort = (listing.desc(LedgerEntry.id),) if newest_first else (listing.asc(LedgerEntry.id),)
-    if limit is None:
+    if window is None:
         rows = read(query.order_by(*(key.ordered() for key in sort)))
         return listing.Listed(rows=rows, total=len(rows))
     return listing.page(
         session,
         query,
         sort=sort,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=read,
         keys_of=lambda row: row[0],
     )

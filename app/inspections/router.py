@@ -79,10 +79,7 @@ def list_inspections(
         session=session,
         user=user,
         filters=filters,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
     )
     return Page.of(listed, [service.to_read(i) for i in listed.rows], page)
 

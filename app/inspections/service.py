@@ -361,10 +361,7 @@ def list_inspections(
     session: Session,
     user: User,
     filters: InspectionFilters,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
     oldest_first: bool = False,
 ) -> listing.Listed[Inspection]:
     """Reports newest first (by inspection time), or oldest first (the review queue)."""
@@ -397,7 +394,7 @@ def list_inspections(
         session,
         scoped.where(*conditions),
         sort=OLDEST_FIRST if oldest_first else NEWEST_FIRST,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=lambda paged: session.scalars(paged.options(*_LOAD)).all(),
     )
 

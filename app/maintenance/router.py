@@ -147,10 +147,7 @@ def list_orders(
         user=user,
         filters=filters,
         today=today,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
     )
     return Page.of(
         listed, [to_read(o, today=today, session=session, user=user) for o in listed.rows], page

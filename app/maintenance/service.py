@@ -598,10 +598,7 @@ def list_orders(
     user: User,
     filters: OrderFilters,
     today: date,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
 ) -> listing.Listed[MaintenanceOrder]:
     if filters.township_id is not None:
         access.ensure_visible(session, user, filters.township_id, f"Township {filters.township_id}")
@@ -629,6 +626,6 @@ def list_orders(
         session,
         query,
         sort=NEWEST_FIRST,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=lambda paged: session.scalars(paged.options(*_LOAD)).all(),
     )

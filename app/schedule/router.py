@@ -90,10 +90,7 @@ def read_overdue(
         as_of=as_of,
         township_id=township_id,
         tier=tier,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
         read=lambda paged: facilities.reads_of(session, paged, today=as_of),
     )
     items = [
@@ -105,15 +102,7 @@ def read_overdue(
         )
         for f in listed.rows
     ]
-    return OverdueRead(
-        as_of=as_of,
-        total=listed.total,
-        total_over=listed.total_over,
-        limit=page.limit,
-        offset=page.offset,
-        next=listed.next,
-        items=items,
-    )
+    return OverdueRead.of(listed, items, page, as_of=as_of)
 
 
 def campaign_read(session: SessionDep, user: User, campaign: Campaign) -> CampaignRead:

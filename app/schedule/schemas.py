@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.facilities.schemas import FacilityRead
 from app.models import CampaignKind, Tier
-from app.schemas import CountyRef, Day, Id, InputModel, NoRepeats, TownshipRef
+from app.schemas import CountyRef, Day, Id, InputModel, NoRepeats, Page, TownshipRef
 
 IntervalDays = Annotated[int, Field(ge=1, le=366)]
 
@@ -50,27 +50,11 @@ class OverdueItem(BaseModel):
     days_overdue: int
 
 
-class OverdueRead(BaseModel):
-    """A page of the overdue list, most overdue first: ``total``, ``total_over`` and
-    ``next`` as in every ``Page`` (app.schemas)."""
+class OverdueRead(Page[OverdueItem]):
+    """A page of the overdue list, most overdue first (``total``, ``total_over`` and
+    ``next`` as in every ``Page``), on the day ``as_of``."""
 
     as_of: date
-    total: int | None = Field(
-        description="overdue sites in all pages; null on a page asked for by cursor, and"
-        " when there are more than `total_over`"
-    )
-    total_over: int | None = Field(
-        default=None,
-        description="set when more than this many sites are overdue (MEMORIAL_COUNT_LIMIT);"
-        " ?count=exact counts them all",
-    )
-    limit: int
-    offset: int
-    next: str | None = Field(
-        default=None,
-        description="send as ?cursor= for the page after this one; null on the last page",
-    )
-    items: list[OverdueItem]
 
 
 class CampaignCreate(InputModel):

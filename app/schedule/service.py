@@ -297,15 +297,12 @@ def overdue_facilities(
     as_of: date,
     township_id: int | None,
     tier: Tier | None,
-    limit: int | None,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window | None,
     read: Callable[[Select[Any]], Sequence[Any]] | None = None,
 ) -> listing.Listed[Any]:
     """Active facilities due before ``as_of``, most overdue first, a page at a time (by
-    offset or cursor, app.listing), read by ``read`` (default: with their townships);
-    every one when ``limit`` is None (the exports stream their own query)."""
+    offset or cursor: ``window``, app.listing), read by ``read`` (default: with their
+    townships); every one when ``window`` is None (the exports stream their own query)."""
     conditions = overdue_conditions(
         session=session, user=user, as_of=as_of, township_id=township_id, tier=tier
     )
@@ -316,13 +313,13 @@ def overdue_facilities(
         return session.scalars(paged.options(selectinload(Facility.township))).all()
 
     read = read or with_townships
-    if limit is None:
-        rows = list(read(query.order_by(*(key.ordered() for key in OVERDUE_ORDER)).offset(offset)))
-        return listing.Listed(rows=rows, total=offset + len(rows))
+    if window is None:
+        rows = list(read(query.order_by(*(key.ordered() for key in OVERDUE_ORDER))))
+        return listing.Listed(rows=rows, total=len(rows))
     return listing.page(
         session,
         query,
         sort=OVERDUE_ORDER,
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
         read=read,
     )

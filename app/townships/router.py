@@ -21,10 +21,7 @@ def list_townships(
     listed = service.list_townships(
         session=session,
         user=user,
-        limit=page.limit,
-        offset=page.offset,
-        cursor=page.cursor,
-        count_limit=page.count_limit,
+        window=page.window,
     )
     return Page.of(listed, [_read(t) for t in listed.rows], page)
 

@@ -37,16 +37,13 @@ def list_townships(
     *,
     session: Session,
     user: User,
-    limit: int,
-    offset: int = 0,
-    cursor: str | None = None,
-    count_limit: int | None = None,
+    window: listing.Window,
 ) -> listing.Listed[Township]:
     return listing.page(
         session,
         access.scope(select(Township), user, Township.id),
         sort=(listing.asc(Township.code), listing.asc(Township.id)),
-        window=listing.Window(limit=limit, offset=offset, cursor=cursor, count_limit=count_limit),
+        window=window,
     )
 
 

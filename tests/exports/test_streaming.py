@@ -72,7 +72,7 @@ def listed_rows(db: Database, world: World, **filters: Any) -> list[list[Any]]:
             as_of=AS_OF,
             township_id=filters.get("township_id"),
             tier=filters.get("tier"),
-            limit=None,
+            window=None,
         )
         return [
             [

@@ -121,10 +121,11 @@ def test_the_six_items_show_their_verdict_evidence_date_and_report(
         assert state == ("met" if verdict.met else "unmet")
         assert ("未达标" in item_text) != verdict.met  # said in words, not only in colour
         assert verdict.evidence_zh in item_text
-    today = utcnow().astimezone(settings.tz).date()
+    with seeded.session(write=False) as session:  # the county's date of the report (an hour
+        on = session.get(Inspection, report_id).inspected_on  # ago: yesterday after midnight)
     sign = text_of(items[0][1])
     assert "巡查（回执 REC-SIX-1）" in sign and "完好" in sign
-    assert f"{today.year}年{today.month}月{today.day}日" in sign
+    assert f"{on.year}年{on.month}月{on.day}日" in sign
     assert f'href="/review?id={report_id}"' in items[0][1]
     assert "存在问题" in text_of(items[1][1])
     management = text_of(items[4][1])

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app import listing
 from app.auth import service as auth_service
 from app.auth.schemas import UserCreate, UserUpdate
 from app.config import Settings
@@ -281,6 +282,7 @@ def users_page(
     request: Request,
     admin: AdminPageUser,
     session: SessionDep,
+    settings: SettingsDep,
     role_filter: Annotated[str, Query(alias="role", max_length=20)] = "",
     township_filter: Annotated[str, Query(alias="township_id", max_length=20)] = "",
     offset: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
@@ -293,9 +295,9 @@ def users_page(
         session=session,
         role=role,
         township_id=township_id,
-        limit=USERS_PER_PAGE,
-        offset=offset,
-        count_limit=request.app.state.settings.count_limit,
+        window=listing.Window(
+            limit=USERS_PER_PAGE, offset=offset, count_limit=settings.count_limit
+        ),
         actor=admin,
     )
     rows = listed.rows

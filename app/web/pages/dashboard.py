@@ -117,9 +117,7 @@ def waiting_reports(
         session=session,
         user=user,
         filters=waiting,
-        limit=WAITING_SHOWN,
-        offset=0,
-        count_limit=count_limit,
+        window=listing.Window(limit=WAITING_SHOWN, offset=0, count_limit=count_limit),
         oldest_first=True,
     )
 
@@ -184,9 +182,7 @@ def dashboard(
         session=session,
         user=user,
         filters=inspections.InspectionFilters(),
-        limit=LATEST_SHOWN,
-        offset=0,
-        count_limit=settings.count_limit,
+        window=listing.Window(limit=LATEST_SHOWN, offset=0, count_limit=settings.count_limit),
     )
     year = fund_year(session=session, user=user, today=today)
     accounts = funds.summary(session=session, user=user, year=year)

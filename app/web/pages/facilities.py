@@ -248,9 +248,7 @@ def facility_list(
         user=user,
         filters=filters,
         sort=sort,
-        limit=PAGE_SIZE,
-        offset=offset,
-        count_limit=settings.count_limit,
+        window=listing.Window(limit=PAGE_SIZE, offset=offset, count_limit=settings.count_limit),
         today=today,
     )
     overdue_listed = listed
@@ -260,9 +258,7 @@ def facility_list(
             user=user,
             filters=dataclasses.replace(filters, overdue=True),
             sort=sort,
-            limit=0,
-            offset=0,
-            count_limit=settings.count_limit,
+            window=listing.Window(limit=0, offset=0, count_limit=settings.count_limit),
             today=today,
         )
     elif not filters.overdue:
@@ -357,16 +353,14 @@ def facility_page(
         session=session,
         user=user,
         filters=inspections.InspectionFilters(facility_id=facility_id),
-        limit=HISTORY_SIZE,
-        offset=reports_offset,
+        window=listing.Window(limit=HISTORY_SIZE, offset=reports_offset),
     )
     orders, orders_total = maintenance.list_orders(
         session=session,
         user=user,
         filters=maintenance.OrderFilters(facility_id=facility_id),
         today=today,
-        limit=HISTORY_SIZE,
-        offset=orders_offset,
+        window=listing.Window(limit=HISTORY_SIZE, offset=orders_offset),
     )
     changes: list[Any] = []
     if access.is_staff(user):  # the audit log is the county's (as GET /api/v1/audit)
@@ -378,8 +372,7 @@ def facility_page(
             action=None,
             since=None,
             until=None,
-            limit=HISTORY_SIZE,
-            offset=0,
+            window=listing.Window(limit=HISTORY_SIZE, offset=0),
         )
     _ = gettext(request)
     plate_url = plate_url_of(request, settings, facility_id)

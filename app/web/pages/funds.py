@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app import access, regions
+from app import access, listing, regions
 from app.clock import local_today
 from app.config import Settings
 from app.deps import SessionDep, SettingsDep
@@ -248,8 +248,7 @@ def _funds_page(
         user=user,
         township_id=township_id,
         year=year,
-        limit=ALLOCATIONS_PAGE,
-        offset=offset,
+        window=listing.Window(limit=ALLOCATIONS_PAGE, offset=offset),
     )
     today = local_today(settings.tz)
     staff = access.is_staff(user)
@@ -491,9 +490,7 @@ def ledger_page(
         user=user,
         township_id=township_id,
         year=year,
-        limit=LEDGER_PAGE,
-        offset=offset,
-        count_limit=settings.count_limit,
+        window=listing.Window(limit=LEDGER_PAGE, offset=offset, count_limit=settings.count_limit),
         newest_first=True,
     )
     query: dict[str, Any] = {"year": year}

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app import access
+from app import access, listing
 from app.audit import service as audit
 from app.clock import local_today
 from app.config import Settings
@@ -148,9 +148,7 @@ def orders_page(
         user=user,
         filters=filters,
         today=today,
-        limit=ORDERS_PAGE,
-        offset=offset,
-        count_limit=settings.count_limit,
+        window=listing.Window(limit=ORDERS_PAGE, offset=offset, count_limit=settings.count_limit),
     )
     visible = townships.visible(session, user)
     query: dict[str, Any] = {}
@@ -223,8 +221,7 @@ def _order_page(
             action=None,
             since=None,
             until=None,
-            limit=100,
-            offset=0,
+            window=listing.Window(limit=100, offset=0),
         )
     values = {
         "actual_cost": yuan_text(order.planned_cost_fen),

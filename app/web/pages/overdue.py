@@ -13,7 +13,7 @@ from annotated_types import Ge, Le
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from app import access
+from app import access, listing
 from app.clock import local_today
 from app.deps import SessionDep, SettingsDep
 from app.models import Tier
@@ -54,9 +54,7 @@ def overdue_list(
         as_of=cutoff,
         township_id=township_id,
         tier=tier,
-        limit=PAGE_SIZE,
-        offset=offset,
-        count_limit=settings.count_limit,
+        window=listing.Window(limit=PAGE_SIZE, offset=offset, count_limit=settings.count_limit),
     )
     query = {
         key: value

@@ -63,11 +63,9 @@ def waiting(
     session: Session,
     user: User,
     township_id: int | None,
-    limit: int,
-    offset: int,
-    count_limit: int | None = None,
+    window: listing.Window,
 ) -> listing.Listed[Inspection]:
-    """Reports waiting for review, oldest first, counted up to ``count_limit``."""
+    """Reports waiting for review, oldest first: the page ``window`` asks for."""
     filters = inspections.InspectionFilters(
         township_id=township_id, review_status=ReviewStatus.submitted
     )
@@ -75,9 +73,7 @@ def waiting(
         session=session,
         user=user,
         filters=filters,
-        limit=limit,
-        offset=offset,
-        count_limit=count_limit,
+        window=window,
         oldest_first=True,
     )
 
@@ -123,9 +119,7 @@ def _queue_page(
         session=session,
         user=user,
         township_id=township_id,
-        limit=QUEUE_PAGE,
-        offset=offset,
-        count_limit=count_limit,
+        window=listing.Window(limit=QUEUE_PAGE, offset=offset, count_limit=count_limit),
     )
     queue = listed.rows
     if report_id is not None:
@@ -137,9 +131,7 @@ def _queue_page(
             session=session,
             user=user,
             township_id=township_id,
-            limit=1,
-            offset=0,
-            count_limit=count_limit,
+            window=listing.Window(limit=1, offset=0, count_limit=count_limit),
         )
         current = oldest[0] if oldest else None
     notice = None
