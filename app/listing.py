@@ -127,15 +127,20 @@ def page(
     query: Select[Any],
     *,
     sort: Sequence[Key],
-    window: Window,
+    window: Window | None,
     read: Callable[[Select[Any]], Sequence[R]] | None = None,
     keys_of: Callable[[R], Any] | None = None,
 ) -> Listed[R]:
-    """The page of ``query`` that ``window`` asks for, in the order of ``sort``.
+    """The page of ``query`` that ``window`` asks for, in the order of ``sort``; every row
+    when ``window`` is None (an export's whole list).
 
     ``query`` is the scoped, filtered SELECT, without order or limit. ``read`` runs the
     paged statement (default: the first entity of each row); ``keys_of`` gives the
     object (or mapping) holding a row's sort-key values (default: the row itself)."""
+    if window is None:
+        ordered = query.order_by(*(key.ordered() for key in sort))
+        rows = list(read(ordered) if read is not None else session.scalars(ordered).all())
+        return Listed(rows=rows, total=len(rows))
     if window.cursor is not None and window.offset:
         raise InvalidInput(CURSOR_LOC, "Send either cursor or offset, not both")
     total = total_over = None

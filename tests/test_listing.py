@@ -257,3 +257,17 @@ def test_a_page_of_no_rows_is_the_count_alone(db: Database, world: World) -> Non
             today=date(2025, 4, 4),
         )
     assert (listed.rows, listed.total, listed.next) == ([], 2, None)
+
+
+def test_no_window_is_every_row_in_order(db: Database, world: World) -> None:
+    """An export's whole list: every row in the order of ``sort``, counted, no cursor."""
+    with db.begin() as session:
+        for number in range(3):
+            make_facility(session, township=world.township_b, code=f"B-1{number}")
+    with db.session(write=False) as session:
+        listed = listing.page(
+            session, select(Facility), sort=(listing.desc(Facility.code),), window=None
+        )
+        codes = [facility.code for facility in listed.rows]
+    assert codes == ["B-12", "B-11", "B-10", "B-001", "A-001"]
+    assert (listed.total, listed.next, listed.total_over) == (5, None, None)

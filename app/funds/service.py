@@ -412,9 +412,6 @@ def ledger(
         return [(entry, author) for entry, author in session.execute(with_actor).all()]
 
     sort = (listing.desc(LedgerEntry.id),) if newest_first else (listing.asc(LedgerEntry.id),)
-    if window is None:
-        rows = read(query.order_by(*(key.ordered() for key in sort)))
-        return listing.Listed(rows=rows, total=len(rows))
     return listing.page(
         session,
         query,

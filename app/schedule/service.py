@@ -312,14 +312,6 @@ def overdue_facilities(
     def with_townships(paged: Select[Any]) -> Sequence[Facility]:
         return session.scalars(paged.options(selectinload(Facility.township))).all()
 
-    read = read or with_townships
-    if window is None:
-        rows = list(read(query.order_by(*(key.ordered() for key in OVERDUE_ORDER))))
-        return listing.Listed(rows=rows, total=len(rows))
     return listing.page(
-        session,
-        query,
-        sort=OVERDUE_ORDER,
-        window=window,
-        read=read,
+        session, query, sort=OVERDUE_ORDER, window=window, read=read or with_townships
     )
